@@ -1,0 +1,77 @@
+"""``screener inspect``: what a density file holds, and whether it can be used."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+
+
+def inspect_one(path: str, *, grid: int | None) -> dict:
+    """Summary of one file as a JSON-ready dict (raises InputError for an unusable file)."""
+    from ..config import RegridConfig
+    from ..reading import read_density
+
+    record = read_density(path)
+    info = {
+        "path": path,
+        "name": record.name,
+        "format": record.format,
+        "compression": record.compression,
+        "formula": record.structure.composition.reduced_formula,
+        "n_sites": len(record.structure),
+        "volume": round(record.volume, 6),
+        "grid": list(record.grid),
+        "spin": record.spin,
+        "n_electrons": record.n_electrons,
+        "sha256": record.sha256,
+    }
+    if grid:
+        from ..regrid import regrid
+
+        start = time.perf_counter()
+        resampled = regrid(record.rho, config=RegridConfig(grid=grid))
+        info["regrid_seconds"] = round(time.perf_counter() - start, 6)
+        info["n_electrons_regridded"] = float(resampled.double().mean()) * record.volume
+    return info
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--grid", type=click.IntRange(min=2), default=None, help="Also regrid to N³ and report the electron count after it.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line instead of a table.")
+def inspect(paths: tuple[str, ...], grid: int | None, as_json: bool) -> None:
+    """Show format, formula, cell, grid, spin and electron count of density files.
+
+    PATHS are CHGCAR, CHG, AECCAR0/1/2, PARCHG or Gaussian cube files, plain or compressed
+    (.gz, .bz2, .xz, .lzma). A file that cannot be used gets an error line with the reason;
+    the others are still processed, and the exit status is 1 if any failed.
+    """
+    from ..errors import InputError
+
+    failed = 0
+    for path in paths:
+        try:
+            info = inspect_one(path, grid=grid)
+        except InputError as exc:
+            failed += 1
+            if as_json:
+                click.echo(json.dumps({"path": path, "error": exc.reason}))
+            else:
+                click.echo(f"{path}: ERROR {exc.reason}", err=False)
+            continue
+        if as_json:
+            click.echo(json.dumps(info))
+        else:
+            line = (
+                f"{info['path']}: {info['format']} {info['formula']} sites={info['n_sites']} "
+                f"V={info['volume']:.3f} Å³ grid={'x'.join(map(str, info['grid']))} spin={info['spin']} "
+                f"electrons={info['n_electrons']:.6f}"
+            )
+            if grid:
+                line += f" regridded({grid}³)={info['n_electrons_regridded']:.6f} in {info['regrid_seconds']:.3f} s"
+            click.echo(line)
+    if failed:
+        sys.exit(1)

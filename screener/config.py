@@ -1,0 +1,200 @@
+"""All tunable settings in one typed place.
+
+Every stage takes one of these frozen dataclasses (or uses its defaults); no other module holds
+magic numbers that a user might want to change. Units are in the field docs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+#: 1 bohr in Å (CODATA 2018), used to convert Gaussian cube files.
+BOHR_TO_ANGSTROM = 0.529177210903
+
+RegridMethod = Literal["fourier", "trilinear"]
+RegridFrame = Literal["fractional", "cartesian"]
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Limits checked on a file's header before anything large is allocated.
+
+    Attributes:
+        max_grid_points: largest accepted NGXF*NGYF*NGZF (default 512³ = 134M points, 1 GiB as float64).
+        min_bytes_per_value: a value in a text grid takes at least this many bytes ("0 "),
+            so a plain file smaller than ``points * min_bytes_per_value`` cannot hold its grid.
+        max_gzip_ratio: deflate cannot expand more than about 1032:1, which bounds what a ``.gz`` can hold.
+        check_electron_count: refuse a density whose electron count is not positive.
+    """
+
+    max_grid_points: int = 512**3
+    min_bytes_per_value: int = 2
+    max_gzip_ratio: int = 1032
+    check_electron_count: bool = True
+
+
+@dataclass(frozen=True)
+class RegridConfig:
+    """How a density is resampled onto the model grid.
+
+    Attributes:
+        grid: points per axis of the output grid (the model's n; must be divisible by 8 for the autoencoder).
+        method: ``fourier`` (band-limited, exact for VASP densities, conserves the electron count)
+            or ``trilinear`` (periodic, rescaled to conserve the electron count; no ringing on sharp peaks).
+        frame: ``fractional`` (n³ points along the cell vectors) or ``cartesian`` (n³ points in a cube
+            of ``cube_edge`` Å, tiling the periodic cell, so every voxel has the same physical size).
+        cube_edge: edge of the Cartesian cube in Å (only for ``frame="cartesian"``).
+    """
+
+    grid: int = 128
+    method: RegridMethod = "fourier"
+    frame: RegridFrame = "fractional"
+    cube_edge: float = 8.0
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Synthetic procrystal densities (``screener synth``).
+
+    Attributes:
+        spacing: target fine-grid spacing in Å; grids are rounded up to FFT-friendly sizes.
+            VASP's PREC=Accurate fine grids at ENCUT=520 eV are about 0.07 Å.
+        min_grid: smallest points per axis.
+        significant_digits: digits written per value (VASP writes 11; fewer makes smaller files).
+    """
+
+    spacing: float = 0.07
+    min_grid: int = 8
+    significant_digits: int = 11
+
+
+@dataclass(frozen=True)
+class AutoencoderConfig:
+    """The periodic 3D convolutional autoencoder (paper: 16-32-32-16 channels, three 2× poolings).
+
+    Attributes:
+        grid: input points per axis (latent is ``grid // 8`` per axis).
+        channels: encoder widths; the last one is the number of latent channels.
+        rho0: density scale in e/Å³ of the ``log1p`` input transform, x = log1p(ρ/ρ0).
+        transform: input transform of ρ (``log1p`` or ``linear``; chosen by reconstruction error in training).
+    """
+
+    grid: int = 128
+    channels: tuple[int, int, int, int] = (16, 32, 32, 16)
+    rho0: float = 0.05
+    transform: Literal["log1p", "linear"] = "log1p"
+
+    @property
+    def latent_grid(self) -> int:
+        return self.grid // 8
+
+    @property
+    def latent_channels(self) -> int:
+        return self.channels[-1]
+
+
+@dataclass(frozen=True)
+class AttentionConfig:
+    """The attention 3D CNN on the latent ("Att CNN" in the paper).
+
+    Attributes:
+        widths: channels of the residual stages (paper: 64, 128, 256).
+        tabular_hidden: widths of the MAGPIE + cell-descriptor branch (paper: 256, 128).
+        head_hidden: width of the fused dense head.
+        dropout: dropout rate, also used at prediction time for the MC-dropout spread.
+        mc_samples: stochastic forward passes for the per-target spread.
+        reduction: channel-attention bottleneck ratio (CBAM).
+    """
+
+    widths: tuple[int, ...] = (64, 128, 256)
+    tabular_hidden: tuple[int, int] = (256, 128)
+    head_hidden: int = 128
+    dropout: float = 0.2
+    mc_samples: int = 8
+    reduction: int = 8
+
+
+@dataclass(frozen=True)
+class LgbmConfig:
+    """LightGBM on PCA(latent) + invariant latent summaries + MAGPIE + cell descriptors.
+
+    Attributes:
+        n_pca: PCA components of the standardized, flattened latent (0 disables; paper: 512).
+        invariant_features: add translation-invariant summaries of each latent channel.
+        num_leaves, learning_rate, n_estimators, min_child_samples, feature_fraction,
+        bagging_fraction, lambda_l2: LightGBM parameters.
+        early_stopping_rounds: rounds without validation improvement before stopping.
+    """
+
+    n_pca: int = 64
+    invariant_features: bool = True
+    num_leaves: int = 31
+    learning_rate: float = 0.03
+    n_estimators: int = 2000
+    min_child_samples: int = 10
+    feature_fraction: float = 0.5
+    bagging_fraction: float = 0.8
+    lambda_l2: float = 1.0
+    early_stopping_rounds: int = 100
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training of the autoencoder (phase 1) and the regressors (phase 2).
+
+    Attributes:
+        epochs: maximum autoencoder epochs.
+        regressor_epochs: maximum attention-CNN epochs.
+        batch_size: samples per optimizer step.
+        learning_rate: Adam learning rate of both networks.
+        patience: epochs without validation improvement before early stopping.
+        seed: seed of every random number generator.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        val_fraction, test_fraction: split fractions when no split file is given.
+        transform_trial_epochs: epochs per candidate input transform when choosing it (0: keep the default).
+    """
+
+    epochs: int = 40
+    regressor_epochs: int = 150
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    patience: int = 10
+    seed: int = 0
+    device: str = "auto"
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    transform_trial_epochs: int = 3
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One ``screener run``.
+
+    Attributes:
+        gpus: GPU actor replicas (0: the same stages on CPU actors).
+        cpus: CPUs for a local Ray instance (None: all).
+        batch_size: densities per model call.
+        read_batch_size: files per CPU read task.
+        precision: ``auto`` (bf16 on CUDA, fp32 on CPU), ``fp32``, ``bf16`` or ``fp16``.
+        resume: skip inputs already written to the output directory.
+        strict: exit status 1 when any input failed.
+        limit: process at most this many discovered inputs.
+        address: Ray address (None: start a local instance).
+        rows_per_part: rows per Parquet part file.
+        max_in_flight_grids: bound on densities held by the pipeline at once (memory bound).
+    """
+
+    gpus: int = 0
+    cpus: int | None = None
+    batch_size: int = 8
+    read_batch_size: int = 4
+    precision: Precision = "auto"
+    resume: bool = True
+    strict: bool = False
+    limit: int | None = None
+    address: str | None = None
+    rows_per_part: int = 256
+    max_in_flight_grids: int = 64
+    read_limits: ReadLimits = field(default_factory=ReadLimits)
