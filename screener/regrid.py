@@ -205,6 +205,10 @@ def regrid(
         if lattice is None:
             raise ValueError("the cartesian frame needs the lattice")
         return cartesian_cube(batched, lattice, n, edge=config.cube_edge)
-    if config.method == "trilinear":
-        return trilinear_resample(batched, (n, n, n))
-    return fourier_resample(batched, (n, n, n))
+    resample = trilinear_resample if config.method == "trilinear" else fourier_resample
+    reversed_axes = batched.permute(0, 3, 2, 1)
+    if not batched.is_contiguous() and reversed_axes.is_contiguous():
+        # Fortran-ordered input (VASP's x-fastest layout): resample the contiguous (z, y, x) view,
+        # which needs no transposing copy of the large source grid, and turn the small output back.
+        return resample(reversed_axes, (n, n, n)).permute(0, 3, 2, 1).contiguous()
+    return resample(batched.contiguous(), (n, n, n))
