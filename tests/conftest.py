@@ -46,3 +46,17 @@ def write_tiny_chgcar(path: Path, *, grid=(8, 10, 12), electrons: float = 8.0, s
         data["diff"] = rng.normal(size=grid) * 0.1
     Chgcar(Poscar(tiny_structure()), data).write_file(str(path))
     return total
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Skip tests marked ``gpu`` when no CUDA device is present (fairchem's idiom)."""
+    gpu_items = [item for item in items if "gpu" in item.keywords]
+    if not gpu_items:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (none here)")
+    for item in gpu_items:
+        item.add_marker(skip)

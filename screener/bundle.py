@@ -1,0 +1,303 @@
+"""The model bundle: the one artefact that travels from training to screening.
+
+A directory::
+
+    manifest.json            format/package versions, grid, input transform, latent shape, targets
+                             and their transforms, feature names, PCA summary, blend weights,
+                             training-data fingerprint, metrics, creation time, SHA-256 of every file
+    autoencoder.safetensors  weights (safetensors: tensors only, no code)
+    attention.safetensors
+    lgbm_<target>.txt        LightGBM's own text format
+    *.npy                    arrays (loaded with allow_pickle=False)
+
+Nothing in it is a pickle, so loading a bundle received from a stranger cannot run code. Loading
+checks the format version, the package version, every file's hash and the grid, and refuses with
+the file and the reason when anything does not match.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import __version__
+from .config import AttentionConfig, AutoencoderConfig, LgbmConfig, RegridConfig
+from .errors import BundleError
+from .models.attention import AttentionRegressor
+from .models.autoencoder import InputTransform, PeriodicAutoencoder
+from .models.trees import LatentPCA
+from .targets import TARGETS_BY_NAME
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+_ARRAYS = ("pca_mean", "pca_scale", "pca_components", "pca_explained", "tabular_mean", "tabular_std")
+
+
+@dataclass
+class TargetStats:
+    """A target's standardization in model space (log10 or identity): z = (y − mean) / std."""
+
+    name: str
+    mean: float
+    std: float
+
+
+@dataclass
+class ModelBundle:
+    """Everything a :class:`~screener.predictor.Predictor` needs, in memory."""
+
+    regrid: RegridConfig
+    transform: InputTransform
+    autoencoder: PeriodicAutoencoder
+    attention: AttentionRegressor
+    targets: list[TargetStats]
+    tabular_names: tuple[str, ...]
+    tabular_mean: np.ndarray
+    tabular_std: np.ndarray
+    pca: LatentPCA | None
+    invariant_features: bool
+    tree_feature_names: tuple[str, ...]
+    boosters: dict[str, Any]
+    blend_weights: dict[str, float]
+    recon_error_p95: float
+    lgbm: LgbmConfig = field(default_factory=LgbmConfig)
+    info: dict = field(default_factory=dict)  # training data, metrics, anything descriptive
+    model_id: str = ""
+    path: Path | None = None
+
+    @property
+    def grid(self) -> int:
+        return self.regrid.grid
+
+    @property
+    def target_names(self) -> list[str]:
+        return [t.name for t in self.targets]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _model_id(files: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts = []
+    for piece in version.split(".")[:2]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+def save_bundle(bundle: ModelBundle, path: str | Path) -> str:
+    """Write ``bundle`` to the directory ``path`` (atomically: built beside it, then renamed).
+
+    Returns:
+        The model id (first 16 hex digits of the SHA-256 over all file hashes).
+    """
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        save_file({k: v.detach().cpu().contiguous() for k, v in bundle.autoencoder.state_dict().items()}, str(staging / "autoencoder.safetensors"))
+        save_file({k: v.detach().cpu().contiguous() for k, v in bundle.attention.state_dict().items()}, str(staging / "attention.safetensors"))
+        pca = bundle.pca
+        arrays = {
+            "pca_mean": pca.mean if pca else np.zeros(0, np.float32),
+            "pca_scale": pca.scale if pca else np.zeros(0, np.float32),
+            "pca_components": pca.components if pca else np.zeros((0, 0), np.float32),
+            "pca_explained": pca.explained_variance_ratio if pca else np.zeros(0, np.float32),
+            "tabular_mean": bundle.tabular_mean,
+            "tabular_std": bundle.tabular_std,
+        }
+        for name, array in arrays.items():
+            np.save(staging / f"{name}.npy", np.asarray(array), allow_pickle=False)
+        for target, booster in bundle.boosters.items():
+            best = booster.best_iteration if booster.best_iteration and booster.best_iteration > 0 else None
+            booster.save_model(str(staging / f"lgbm_{target}.txt"), num_iteration=best)
+        files = {p.name: _sha256(p) for p in sorted(staging.iterdir())}
+        model_id = _model_id(files)
+        ae_config = bundle.autoencoder.config
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "screener_version": __version__,
+            "torch_version": torch.__version__,
+            "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "model_id": model_id,
+            "grid": bundle.regrid.grid,
+            "regrid": asdict(bundle.regrid),
+            "input_transform": bundle.transform.to_dict(),
+            "latent_shape": [ae_config.latent_channels, *([ae_config.latent_grid] * 3)],
+            "autoencoder": asdict(ae_config),
+            "attention": asdict(bundle.attention.config),
+            "lgbm": asdict(bundle.lgbm),
+            "targets": [
+                {**asdict(t), "unit": TARGETS_BY_NAME[t.name].unit, "transform": "log10" if TARGETS_BY_NAME[t.name].log10 else "identity"}
+                for t in bundle.targets
+            ],
+            "tabular_features": list(bundle.tabular_names),
+            "tree_features": list(bundle.tree_feature_names),
+            "invariant_features": bundle.invariant_features,
+            "pca": {
+                "n_components": pca.n_components if pca else 0,
+                "explained_variance": float(pca.explained_variance_ratio.sum()) if pca else 0.0,
+            },
+            "boosters": sorted(bundle.boosters),
+            "blend_weights": bundle.blend_weights,
+            "recon_error_p95": bundle.recon_error_p95,
+            "info": bundle.info,
+            "files": files,
+        }
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False, default=_json_default) + "\n")
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(staging, path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    bundle.model_id, bundle.path = model_id, path
+    return model_id
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def read_manifest(path: str | Path) -> dict:
+    """The manifest of a bundle directory (no verification)."""
+    manifest_path = Path(path) / MANIFEST
+    if not manifest_path.is_file():
+        raise BundleError(f"{path}: not a model bundle (no {MANIFEST})")
+    try:
+        return json.loads(manifest_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{manifest_path}: unreadable manifest ({exc})") from None
+
+
+def verify_bundle(path: str | Path, *, expect_grid: int | None = None) -> dict:
+    """Check versions, file hashes and grid; return the manifest or raise :class:`BundleError`."""
+    path = Path(path)
+    manifest = read_manifest(path)
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise BundleError(
+            f"{path / MANIFEST}: bundle format version {manifest.get('format_version')!r} is not supported "
+            f"(this screener reads version {FORMAT_VERSION})"
+        )
+    made_by = str(manifest.get("screener_version", "0"))
+    if _version_tuple(made_by) > _version_tuple(__version__):
+        raise BundleError(f"{path / MANIFEST}: made by screener {made_by}, newer than this screener {__version__}; upgrade")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise BundleError(f"{path / MANIFEST}: no file hashes")
+    present = {p.name for p in path.iterdir() if p.is_file() and p.name != MANIFEST}
+    for extra in sorted(present - set(files)):
+        if extra.endswith((".pkl", ".pickle", ".joblib", ".pt", ".pth")):
+            raise BundleError(f"{path / extra}: unexpected file in bundle (pickle-based formats are refused)")
+    for name, expected in files.items():
+        file_path = path / name
+        if Path(name).name != name:
+            raise BundleError(f"{path / MANIFEST}: file entry {name!r} is not a plain file name")
+        if not file_path.is_file():
+            raise BundleError(f"{file_path}: missing from bundle")
+        if _sha256(file_path) != expected:
+            raise BundleError(f"{file_path}: SHA-256 does not match the manifest (file altered or corrupt)")
+    if manifest.get("model_id") != _model_id(files):
+        raise BundleError(f"{path / MANIFEST}: model_id does not match the file hashes (manifest altered)")
+    grid = manifest.get("grid")
+    autoencoder = manifest.get("autoencoder", {})
+    if grid != autoencoder.get("grid") or grid != manifest.get("regrid", {}).get("grid"):
+        raise BundleError(f"{path / MANIFEST}: inconsistent grid ({grid} vs autoencoder {autoencoder.get('grid')})")
+    if expect_grid is not None and grid != expect_grid:
+        raise BundleError(f"{path}: bundle grid is {grid}³, but {expect_grid}³ was requested")
+    unknown = [t["name"] for t in manifest.get("targets", []) if t["name"] not in TARGETS_BY_NAME]
+    if unknown:
+        raise BundleError(f"{path / MANIFEST}: unknown targets {unknown}")
+    return manifest
+
+
+def load_bundle(path: str | Path, *, expect_grid: int | None = None, device: str | torch.device = "cpu") -> ModelBundle:
+    """Verify and load a bundle directory.
+
+    Raises:
+        BundleError: the bundle is missing, altered, from an unsupported version, or for another grid.
+    """
+    import lightgbm as lgb
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    manifest = verify_bundle(path, expect_grid=expect_grid)
+    try:
+        ae_config = AutoencoderConfig(**{**manifest["autoencoder"], "channels": tuple(manifest["autoencoder"]["channels"])})
+        att_raw = manifest["attention"]
+        att_config = AttentionConfig(
+            **{**att_raw, "widths": tuple(att_raw["widths"]), "tabular_hidden": tuple(att_raw["tabular_hidden"])}
+        )
+        regrid = RegridConfig(**manifest["regrid"])
+        transform = InputTransform.from_dict(manifest["input_transform"])
+        targets = [TargetStats(t["name"], float(t["mean"]), float(t["std"])) for t in manifest["targets"]]
+        arrays = {name: np.load(path / f"{name}.npy", allow_pickle=False) for name in _ARRAYS}
+        autoencoder = PeriodicAutoencoder(ae_config)
+        autoencoder.load_state_dict(load_file(str(path / "autoencoder.safetensors")))
+        attention = AttentionRegressor(
+            latent_channels=ae_config.latent_channels,
+            latent_grid=ae_config.latent_grid,
+            n_tabular=len(manifest["tabular_features"]),
+            n_targets=len(targets),
+            config=att_config,
+        )
+        attention.load_state_dict(load_file(str(path / "attention.safetensors")))
+        boosters = {name: lgb.Booster(model_file=str(path / f"lgbm_{name}.txt")) for name in manifest["boosters"]}
+    except BundleError:
+        raise
+    except Exception as exc:  # a hash-valid but inconsistent bundle (hand-edited manifest, wrong shapes)
+        raise BundleError(f"{path}: cannot load bundle ({type(exc).__name__}: {exc})") from None
+    pca = None
+    if manifest["pca"]["n_components"] > 0:
+        pca = LatentPCA(arrays["pca_mean"], arrays["pca_scale"], arrays["pca_components"], arrays["pca_explained"])
+    bundle = ModelBundle(
+        regrid=regrid,
+        transform=transform,
+        autoencoder=autoencoder.to(device).eval(),
+        attention=attention.to(device).eval(),
+        targets=targets,
+        tabular_names=tuple(manifest["tabular_features"]),
+        tabular_mean=arrays["tabular_mean"],
+        tabular_std=arrays["tabular_std"],
+        pca=pca,
+        invariant_features=bool(manifest["invariant_features"]),
+        tree_feature_names=tuple(manifest["tree_features"]),
+        boosters=boosters,
+        blend_weights={k: float(v) for k, v in manifest["blend_weights"].items()},
+        recon_error_p95=float(manifest["recon_error_p95"]),
+        lgbm=LgbmConfig(**manifest.get("lgbm", {})),
+        info=manifest.get("info", {}),
+        model_id=manifest["model_id"],
+        path=path,
+    )
+    return bundle

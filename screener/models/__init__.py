@@ -1,0 +1,1 @@
+"""Neural networks: the periodic autoencoder and the attention CNN regressor."""
