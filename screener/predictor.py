@@ -144,8 +144,11 @@ class Predictor:
         return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
     def _predict_chunk(self, densities, tabular: np.ndarray, lattices) -> dict[str, np.ndarray]:
-        grids = self.to_model_grid(densities, lattices)
-        latent, recon = self.encode(grids)
+        return self.predict_model_grids(self.to_model_grid(densities, lattices), tabular)
+
+    def predict_model_grids(self, grids: torch.Tensor | np.ndarray, tabular: np.ndarray) -> dict[str, np.ndarray]:
+        """Like :meth:`predict` for densities already on the bundle's grid ((B, n, n, n), e/Å³)."""
+        latent, recon = self.encode(torch.as_tensor(np.asarray(grids) if not torch.is_tensor(grids) else grids))
         att_z, att_spread_z = self.attention_predict(latent, tabular)
         latent_np = latent.cpu().numpy()
         recon_np = recon.cpu().numpy().astype(np.float64)

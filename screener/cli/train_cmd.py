@@ -1,0 +1,100 @@
+"""``screener train``: densities + labels → model bundle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+def parse_mapping(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``("bulk=bulk_modulus", "mpid=id")`` → ``{"bulk": "bulk_modulus", "mpid": "id"}``."""
+    mapping = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise click.BadParameter(f"{pair!r}: expected COLUMN=TARGET", param_hint="--map")
+        column, target = pair.split("=", 1)
+        mapping[column.strip()] = target.strip()
+    return mapping
+
+
+@click.command()
+@click.option("--chgcars", "chgcars", multiple=True, required=True, type=click.Path(exists=True),
+              help="Folder (searched recursively), file, or list file of densities. Repeatable.")
+@click.option("--labels", "labels_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="CSV or Parquet with an 'id' column (the densities' names) and target columns.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Bundle directory to write.")
+@click.option("--split", "split_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="CSV with columns id,split (train/val/test). Default: random 80/10/10 with --seed.")
+@click.option("--map", "mapping", multiple=True, metavar="COLUMN=TARGET",
+              help="Use a label column for a target (or 'COLUMN=id'). Repeatable.")
+@click.option("--grid", type=click.IntRange(min=8), default=32, show_default=True,
+              help="Model grid n (divisible by 8; the paper uses 128, which needs a GPU to train).")
+@click.option("--regrid-method", type=click.Choice(["fourier", "trilinear"]), default="fourier", show_default=True)
+@click.option("--frame", type=click.Choice(["fractional", "cartesian"]), default="fractional", show_default=True,
+              help="Grid along the cell vectors, or a Cartesian cube of --cube-edge Å.")
+@click.option("--cube-edge", type=float, default=8.0, show_default=True, help="Å, for --frame cartesian.")
+@click.option("--epochs", type=click.IntRange(min=0), default=40, show_default=True, help="Autoencoder epochs (max).")
+@click.option("--regressor-epochs", type=click.IntRange(min=0), default=150, show_default=True, help="Attention CNN epochs (max).")
+@click.option("--ae-samples-per-epoch", type=click.IntRange(min=1), default=None,
+              help="Random training densities per autoencoder epoch (default: all).")
+@click.option("--batch-size", type=click.IntRange(min=2), default=16, show_default=True)
+@click.option("--learning-rate", type=float, default=1e-3, show_default=True)
+@click.option("--patience", type=click.IntRange(min=1), default=10, show_default=True, help="Early-stopping patience (epochs).")
+@click.option("--widths", default="64,128,256", show_default=True, help="Attention CNN stage widths.")
+@click.option("--n-pca", type=click.IntRange(min=0), default=64, show_default=True, help="PCA components of the latent for LightGBM.")
+@click.option("--no-invariant-features", is_flag=True, help="Leave translation-invariant latent summaries out of LightGBM.")
+@click.option("--trees", type=click.IntRange(min=1), default=2000, show_default=True, help="Maximum LightGBM trees per target.")
+@click.option("--transform-trial-epochs", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Epochs per candidate input transform (0: asinh(ρ/0.05) without trials).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes for reading densities (default: all CPUs).")
+@click.option("--workdir", type=click.Path(file_okay=False), default=None,
+              help="Cache, checkpoints, logs and label report (default: OUT.work).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run from its work directory.")
+def train(chgcars, labels_path, out, split_file, mapping, grid, regrid_method, frame, cube_edge, epochs,
+          regressor_epochs, ae_samples_per_epoch, batch_size, learning_rate, patience, widths, n_pca,
+          no_invariant_features, trees, transform_trial_epochs, seed, device, precision, workers, workdir, resume) -> None:  # fmt: skip
+    """Train a model bundle from your own densities and labels.
+
+    Phase 1 trains the periodic autoencoder on the training split only; phase 2 fits the PCA,
+    LightGBM and the attention CNN on the training split with early stopping on validation.
+    Labels are validated (invalid values are listed in WORKDIR/label_report.csv and left out),
+    missing Young's moduli and Debye temperatures are filled from K and G. The bundle's manifest
+    holds the validation and test metrics.
+    """
+    from ..config import AttentionConfig, AutoencoderConfig, LgbmConfig, RegridConfig, TrainConfig
+    from ..training import TrainOptions, train_model
+
+    if grid % 8:
+        raise click.BadParameter("must be divisible by 8", param_hint="--grid")
+    try:
+        width_tuple = tuple(int(w) for w in widths.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{widths!r}: expected integers separated by commas", param_hint="--widths") from None
+    options = TrainOptions(
+        regrid=RegridConfig(grid=grid, method=regrid_method, frame=frame, cube_edge=cube_edge),
+        autoencoder=AutoencoderConfig(grid=grid),
+        attention=AttentionConfig(widths=width_tuple),
+        lgbm=LgbmConfig(n_pca=n_pca, invariant_features=not no_invariant_features, n_estimators=trees),
+        train=TrainConfig(epochs=epochs, regressor_epochs=regressor_epochs, batch_size=batch_size,
+                          learning_rate=learning_rate, patience=patience, seed=seed, device=device,
+                          transform_trial_epochs=transform_trial_epochs),  # fmt: skip
+        ae_samples_per_epoch=ae_samples_per_epoch,
+        workers=workers,
+        precision=precision,
+    )
+    result = train_model(
+        chgcars=chgcars, labels_path=labels_path, out=out, options=options, split_file=split_file,
+        mapping=parse_mapping(mapping), workdir=workdir, resume=resume,
+        info={"command": "screener train", "chgcars": [str(Path(c)) for c in chgcars]},
+    )  # fmt: skip
+    click.echo(f"bundle {result.bundle_path} (model id {result.model_id}); work directory {result.workdir}")
+    for split, table in result.metrics.items():
+        for target, models in table.items():
+            blend = models["blend"]
+            click.echo(f"  {split:4s} {target:18s} n={blend['n']:4d} R²={blend['r2']:.3f} MAE={blend['mae']:.4g}")
+    click.echo(json.dumps({"model_id": result.model_id}))

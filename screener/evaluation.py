@@ -1,0 +1,139 @@
+"""``screener evaluate``: a bundle against labelled densities → metrics JSON, parity plots, predictions.
+
+Uses the same preparation (read → regrid → descriptors), the same label rules (validation and
+physics fill-ins) and the same predictor settings (fp32, deterministic attention pass) as the
+metrics ``screener train`` stores, so evaluating a bundle on its own test split reproduces them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .bundle import load_bundle
+from .dataset import prepare_dataset
+from .discovery import discover
+from .errors import LabelError
+from .labels import fill_from_physics, load_labels, write_report
+from .naming import record_name
+from .splits import read_split_file
+from .targets import TARGETS
+from .training import metrics_table, predict_rows
+
+log = logging.getLogger(__name__)
+
+
+def evaluate_bundle(
+    *,
+    model: str | Path,
+    chgcars: Sequence[str | Path],
+    labels_path: str | Path,
+    out: str | Path,
+    split_file: str | Path | None = None,
+    subset: str | None = None,
+    mapping: dict[str, str] | None = None,
+    workers: int | None = None,
+    workdir: str | Path | None = None,
+    n_bootstrap: int = 1000,
+    device: str = "auto",
+    progress: bool = True,
+) -> dict:
+    """Evaluate ``model`` on the labelled densities; write ``metrics.json``, ``predictions.csv`` and
+    ``parity_<target>.png`` into ``out``; return the metrics.
+
+    Args:
+        split_file, subset: with both, only densities of that split (e.g. ``test``) are evaluated.
+    """
+    from .predictor import Predictor
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    bundle = load_bundle(model)
+    labels = load_labels(labels_path, mapping=mapping)
+    wanted = set(labels.ids)
+    if split_file is not None and subset is not None:
+        splits = read_split_file(split_file)
+        wanted = {name for name in wanted if splits.get(name) == subset}
+    files = discover(chgcars)
+    dataset = prepare_dataset(
+        files,
+        Path(workdir) if workdir else out / "dataset",
+        regrid=bundle.regrid,
+        workers=workers,
+        keep=lambda item: record_name(item.path, item.root) in wanted,
+        progress=progress,
+    )
+    if len(dataset) == 0:
+        raise LabelError(f"no density matched a label id (of {len(files)} files found)")
+    fill_from_physics(
+        labels,
+        {n: (d, a) for n, d, a in zip(dataset.names, dataset.extra("mass_density"), dataset.extra("atoms_per_volume"))},
+    )
+    write_report(labels, out / "label_report.csv")
+    index = labels.index()
+    y = np.array([[labels.values[t.name][index[name]] for t in TARGETS] for name in dataset.names])
+    predictor = Predictor(bundle, device=device, precision="fp32", mc_samples=0)
+    predictions = predict_rows(predictor, dataset, np.arange(len(dataset)))
+    metrics = {
+        "model_id": bundle.model_id,
+        "model": str(model),
+        "subset": subset,
+        "n_densities": len(dataset),
+        "unreadable": dataset.errors,
+        "metrics": metrics_table(predictions, y, n_bootstrap=n_bootstrap),
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    _write_predictions(out / "predictions.csv", dataset.names, y, predictions)
+    for j, target in enumerate(TARGETS):
+        if np.isfinite(y[:, j]).sum() >= 2:
+            parity_plot(out / f"parity_{target.name}.png", y[:, j], predictions, target.name, metrics["metrics"].get(target.name, {}))
+    return metrics
+
+
+def _write_predictions(path: Path, names: list[str], y: np.ndarray, predictions: dict[str, np.ndarray]) -> None:
+    columns = ["name"]
+    for target in TARGETS:
+        columns += [f"{target.name}_true", f"{target.name}_blend", f"{target.name}_lgbm", f"{target.name}_attcnn"]
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for row, name in enumerate(names):
+            values: list = [name]
+            for j, target in enumerate(TARGETS):
+                values += [y[row, j], predictions[target.name][row], predictions[f"{target.name}_lgbm"][row], predictions[f"{target.name}_attcnn"][row]]
+            writer.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in values])
+
+
+def parity_plot(path: Path, truth: np.ndarray, predictions: dict[str, np.ndarray], target: str, metrics: dict) -> None:
+    """Predicted vs. true for LightGBM, attention CNN and blend, with R² and MAE in the legend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .targets import TARGETS_BY_NAME
+
+    spec = TARGETS_BY_NAME[target]
+    figure, axes = plt.subplots(1, 3, figsize=(12, 4), sharex=True, sharey=True)
+    keep = np.isfinite(truth)
+    low = np.nanmin(truth[keep])
+    high = np.nanmax(truth[keep])
+    for axis, (model, suffix) in zip(axes, (("lgbm", "_lgbm"), ("attcnn", "_attcnn"), ("blend", ""))):
+        predicted = predictions[target + suffix]
+        axis.scatter(truth[keep], predicted[keep], s=6, alpha=0.5)
+        axis.plot([low, high], [low, high], color="k", lw=0.8)
+        report = metrics.get(model, {})
+        axis.set_title(f"{model}: R²={report.get('r2', float('nan')):.3f}, MAE={report.get('mae', float('nan')):.3g}")
+        axis.set_xlabel(f"true {target} ({spec.unit})")
+        if spec.log10:
+            axis.set_xscale("log")
+            axis.set_yscale("log")
+    axes[0].set_ylabel(f"predicted ({spec.unit})")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

@@ -1,0 +1,547 @@
+"""``screener train``: densities + labels → a model bundle, leak-free.
+
+Phase 1 trains the autoencoder, unsupervised, on the training split only (after choosing the
+input transform by validation reconstruction error). Phase 2 encodes every density, fits the
+tabular and target standardizations, the PCA and both regressors on the training split, with
+early stopping on the validation split, then picks per-target blend weights on validation.
+Nothing is fitted on validation or test rows except early stopping and the blend weight.
+
+Everything that costs time is checkpointed in the work directory (``--resume`` continues): the
+prepared dataset, each network after every epoch (safetensors + JSON, no pickle), the latents.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .bundle import ModelBundle, TargetStats, save_bundle
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import AttentionConfig, AutoencoderConfig, LgbmConfig, RegridConfig, TrainConfig
+from .dataset import DensityDataset, prepare_dataset
+from .discovery import discover
+from .errors import LabelError
+from .features import tabular_feature_names
+from .labels import LabelSet, fill_from_physics, load_labels, write_report
+from .metrics import regression_report
+from .models.attention import AttentionRegressor, masked_mse
+from .models.autoencoder import InputTransform, PeriodicAutoencoder, reconstruction_error
+from .models.trees import LatentPCA, fit_booster, predict_booster, tree_feature_names, tree_features
+from .naming import record_name
+from .precision import resolve_precision
+from .splits import assign_splits
+from .targets import TARGETS
+
+log = logging.getLogger(__name__)
+
+#: candidate input transforms tried in phase 1 (ρ0 in e/Å³).
+TRANSFORM_CANDIDATES = (
+    InputTransform("asinh", 0.01),
+    InputTransform("asinh", 0.05),
+    InputTransform("asinh", 0.25),
+    InputTransform("linear", 0.5),
+)
+
+
+@dataclass
+class TrainOptions:
+    """Everything ``screener train`` can set; defaults suit a CPU."""
+
+    regrid: RegridConfig = field(default_factory=lambda: RegridConfig(grid=32))
+    autoencoder: AutoencoderConfig = field(default_factory=lambda: AutoencoderConfig(grid=32))
+    attention: AttentionConfig = field(default_factory=AttentionConfig)
+    lgbm: LgbmConfig = field(default_factory=LgbmConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    ae_samples_per_epoch: int | None = None  # None: the whole training split every epoch
+    workers: int | None = None
+    precision: str = "auto"
+    progress: bool = True
+
+
+@dataclass
+class TrainResult:
+    bundle_path: Path
+    model_id: str
+    metrics: dict
+    workdir: Path
+
+
+class _Log:
+    """CSV log of losses, one row per epoch and phase."""
+
+    def __init__(self, path: Path, *, resume: bool) -> None:
+        self.path = path
+        if not resume or not path.exists():
+            path.write_text("phase,epoch,train_loss,val_loss,learning_rate,seconds\n")
+
+    def write(self, phase: str, epoch: int, train_loss: float, val_loss: float, lr: float, seconds: float) -> None:
+        with open(self.path, "a", newline="") as handle:
+            csv.writer(handle).writerow([phase, epoch, f"{train_loss:.6g}", f"{val_loss:.6g}", f"{lr:.3g}", f"{seconds:.1f}"])
+
+
+# ------------------------------------------------------------------------------------------------
+# Phase 1: autoencoder
+# ------------------------------------------------------------------------------------------------
+
+
+def _batches(indices: np.ndarray, batch_size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
+    order = rng.permutation(indices) if rng is not None else np.asarray(indices)
+    return [np.sort(order[i : i + batch_size]) for i in range(0, len(order), batch_size)]
+
+
+def _random_roll(x: torch.Tensor, rng: np.random.Generator, *, step: int = 1) -> torch.Tensor:
+    """Translate a batch periodically by a random multiple of ``step`` voxels per axis (same crystal)."""
+    size = x.shape[-1] // step
+    shifts = tuple(int(v) * step for v in rng.integers(0, size, 3))
+    return torch.roll(x, shifts=shifts, dims=(-3, -2, -1))
+
+
+def _ae_epoch(model, optimizer, grids, indices, transform, *, batch_size, device, rng, policy, scaler) -> float:
+    model.train()
+    total, count = 0.0, 0
+    for batch in _batches(indices, batch_size, rng):
+        rho = torch.as_tensor(np.asarray(grids[batch]), device=device)
+        x = transform.forward(_random_roll(rho, rng))
+        with policy.autocast():
+            reconstruction, _ = model(x)
+            loss = torch.mean((reconstruction.float() - x) ** 2)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        total += loss.item() * len(batch)
+        count += len(batch)
+    return total / max(count, 1)
+
+
+@torch.inference_mode()
+def _ae_validation(model, grids, indices, transform, *, batch_size, device, physical: bool = False) -> float:
+    """Mean reconstruction MSE on ``indices`` (in the transformed space, or in ρ units if ``physical``)."""
+    model.eval()
+    total, count = 0.0, 0
+    for batch in _batches(indices, batch_size, None):
+        rho = torch.as_tensor(np.asarray(grids[batch]), device=device)
+        x = transform.forward(rho)
+        reconstruction, _ = model(x)
+        if physical:
+            error = torch.mean((transform.inverse(reconstruction) - rho) ** 2, dim=(1, 2, 3))
+        else:
+            error = reconstruction_error(reconstruction, x)
+        total += float(error.sum())
+        count += len(batch)
+    return total / max(count, 1)
+
+
+def choose_transform(
+    grids: np.ndarray,
+    train_idx: np.ndarray,
+    val_idx: np.ndarray,
+    *,
+    config: AutoencoderConfig,
+    options: TrainOptions,
+    device: torch.device,
+) -> tuple[InputTransform, dict]:
+    """Short training runs per candidate; the one with the lowest validation MSE of ρ (e/Å³)² wins."""
+    epochs = options.train.transform_trial_epochs
+    if epochs <= 0 or len(val_idx) == 0:
+        return InputTransform(config.transform if config.transform != "log1p" else "asinh", config.rho0), {}
+    rng = np.random.default_rng(options.train.seed)
+    subset = rng.permutation(train_idx)[: min(len(train_idx), 256)]
+    val_subset = val_idx[: min(len(val_idx), 128)]
+    scores = {}
+    policy = resolve_precision("fp32", device)
+    for candidate in TRANSFORM_CANDIDATES:
+        torch.manual_seed(options.train.seed)
+        model = PeriodicAutoencoder(config).to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=options.train.learning_rate)
+        for _ in range(epochs):
+            _ae_epoch(model, optimizer, grids, subset, candidate, batch_size=options.train.batch_size, device=device,
+                      rng=rng, policy=policy, scaler=policy.grad_scaler())  # fmt: skip
+        scores[f"{candidate.kind}(rho/{candidate.rho0:g})"] = _ae_validation(
+            model, grids, val_subset, candidate, batch_size=options.train.batch_size, device=device, physical=True
+        )
+        log.info("transform %s: validation MSE of rho %.4g", candidate, list(scores.values())[-1])
+    best = min(range(len(TRANSFORM_CANDIDATES)), key=lambda i: list(scores.values())[i])
+    return TRANSFORM_CANDIDATES[best], scores
+
+
+def _fit_network(
+    *,
+    name: str,
+    model: torch.nn.Module,
+    run_epoch,
+    validate,
+    options: TrainOptions,
+    epochs: int,
+    workdir: Path,
+    resume: bool,
+    train_log: _Log,
+) -> dict:
+    """Generic loop: Adam, reduce-on-plateau, early stopping, per-epoch checkpoint, resume, progress bar."""
+    from tqdm.auto import tqdm
+
+    config = options.train
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=max(config.patience // 3, 1))
+    state = {"epoch": 0, "best_val": math.inf, "best_epoch": -1, "stale": 0, "done": False}
+    checkpoint, best_path = workdir / f"{name}_last", workdir / f"{name}_best"
+    if resume and (loaded := load_checkpoint(checkpoint)) is not None:
+        states, state = loaded
+        model.load_state_dict(states["model"])
+        optimizer.load_state_dict(states["optimizer"])
+        scheduler.load_state_dict(states["scheduler"])
+        log.info("%s: resuming after epoch %d", name, state["epoch"])
+    bar = tqdm(total=epochs, initial=min(state["epoch"], epochs), desc=f"training {name}", unit="epoch", disable=not options.progress)
+    while not state["done"] and state["epoch"] < epochs:
+        start = time.perf_counter()
+        train_loss = run_epoch(optimizer, state["epoch"])
+        val_loss = validate()
+        scheduler.step(val_loss if math.isfinite(val_loss) else train_loss)
+        state["epoch"] += 1
+        monitored = val_loss if math.isfinite(val_loss) else train_loss
+        if monitored < state["best_val"]:
+            state.update(best_val=monitored, best_epoch=state["epoch"], stale=0)
+            save_checkpoint(best_path, {"model": model.state_dict()}, {"epoch": state["epoch"]})
+        else:
+            state["stale"] += 1
+            state["done"] = state["stale"] >= config.patience
+        lr = optimizer.param_groups[0]["lr"]
+        train_log.write(name, state["epoch"], train_loss, val_loss, lr, time.perf_counter() - start)
+        save_checkpoint(checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, state)
+        bar.update()
+        bar.set_postfix(train=f"{train_loss:.4g}", val=f"{val_loss:.4g}", lr=f"{lr:.1e}")
+    bar.close()
+    best = load_checkpoint(best_path)
+    if best is not None:
+        model.load_state_dict(best[0]["model"])
+    return {"epochs": state["epoch"], "best_epoch": state["best_epoch"], "best_val_loss": state["best_val"]}
+
+
+# ------------------------------------------------------------------------------------------------
+# Phase 2: regressors
+# ------------------------------------------------------------------------------------------------
+
+
+@torch.inference_mode()
+def encode_dataset(model, grids, transform, *, batch_size: int, device, policy) -> tuple[np.ndarray, np.ndarray]:
+    """Latents (N, C, g, g, g) and reconstruction errors (N,) of every density."""
+    model.eval()
+    latents, errors = [], []
+    for batch in _batches(np.arange(len(grids)), batch_size * 2, None):
+        x = transform.forward(torch.as_tensor(np.asarray(grids[batch]), device=device))
+        with policy.autocast():
+            reconstruction, latent = model(x)
+        latents.append(latent.float().cpu().numpy())
+        errors.append(reconstruction_error(reconstruction, x).cpu().numpy())
+    return np.concatenate(latents), np.concatenate(errors).astype(np.float64)
+
+
+def _attention_epoch(model, optimizer, latents, tabular, targets, indices, *, batch_size, device, rng, latent_grid) -> float:
+    model.train()
+    total, weight = 0.0, 0.0
+    for batch in _batches(indices, batch_size, rng):
+        if len(batch) < 2:
+            continue  # batch norm needs two samples
+        latent = _random_roll(torch.as_tensor(latents[batch], device=device), rng)
+        y = torch.as_tensor(targets[batch], device=device, dtype=torch.float32)
+        mask = torch.isfinite(y)
+        prediction = model(latent, torch.as_tensor(tabular[batch], device=device, dtype=torch.float32))
+        loss = masked_mse(prediction, y, mask)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        n = float(mask.sum())
+        total += loss.item() * n
+        weight += n
+    return total / max(weight, 1.0)
+
+
+@torch.inference_mode()
+def _attention_predict(model, latents, tabular, indices, *, batch_size, device) -> np.ndarray:
+    model.eval()
+    out = []
+    for batch in _batches(indices, batch_size * 4, None):
+        out.append(
+            model(torch.as_tensor(latents[batch], device=device), torch.as_tensor(tabular[batch], device=device, dtype=torch.float32))
+            .float()
+            .cpu()
+            .numpy()
+        )
+    return np.concatenate(out) if out else np.zeros((0, len(TARGETS)))
+
+
+def _masked_loss_np(prediction: np.ndarray, target: np.ndarray) -> float:
+    mask = np.isfinite(target)
+    return float(np.mean((prediction[mask] - target[mask]) ** 2)) if mask.any() else math.nan
+
+
+def best_blend_weight(lgbm: np.ndarray, attention: np.ndarray, truth: np.ndarray) -> float:
+    """Weight w of LightGBM in w·lgbm + (1−w)·attention minimizing validation MSE (grid of 0.05)."""
+    keep = np.isfinite(truth) & np.isfinite(lgbm) & np.isfinite(attention)
+    if keep.sum() < 3:
+        return 0.5
+    weights = np.linspace(0, 1, 21)
+    errors = [np.mean((w * lgbm[keep] + (1 - w) * attention[keep] - truth[keep]) ** 2) for w in weights]
+    return float(weights[int(np.argmin(errors))])
+
+
+# ------------------------------------------------------------------------------------------------
+# The whole run
+# ------------------------------------------------------------------------------------------------
+
+
+def _align_labels(dataset: DensityDataset, labels: LabelSet) -> np.ndarray:
+    """(N, T) physical labels aligned with the dataset rows (NaN where absent)."""
+    index = labels.index()
+    y = np.full((len(dataset), len(TARGETS)), np.nan)
+    for row, name in enumerate(dataset.names):
+        source = index.get(name)
+        if source is not None:
+            y[row] = [labels.values[t.name][source] for t in TARGETS]
+    return y
+
+
+def _fingerprint(ids: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()[:16]
+
+
+def train_model(
+    *,
+    chgcars: Sequence[str | Path],
+    labels_path: str | Path,
+    out: str | Path,
+    options: TrainOptions = TrainOptions(),
+    split_file: str | Path | None = None,
+    mapping: dict[str, str] | None = None,
+    workdir: str | Path | None = None,
+    resume: bool = False,
+    info: dict | None = None,
+) -> TrainResult:
+    """Train a bundle from density files and labels (see the module docstring)."""
+    out = Path(out)
+    workdir = Path(workdir) if workdir else out.with_name(out.name + ".work")
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = options.train
+    if options.autoencoder.grid != options.regrid.grid:
+        options = replace(options, autoencoder=replace(options.autoencoder, grid=options.regrid.grid))
+    torch.manual_seed(config.seed)
+    policy = resolve_precision(options.precision, config.device)  # type: ignore[arg-type]
+    device = policy.device
+    train_log = _Log(workdir / "training_log.csv", resume=resume)
+
+    labels = load_labels(labels_path, mapping=mapping)
+    wanted = set(labels.ids)
+    files = discover(chgcars)
+    dataset = prepare_dataset(
+        files,
+        workdir / "dataset",
+        regrid=options.regrid,
+        workers=options.workers,
+        keep=lambda item: record_name(item.path, item.root) in wanted,
+        progress=options.progress,
+    )
+    if len(dataset) == 0:
+        raise LabelError(f"no density matched a label id: {len(files)} files found, none named like the ids in {labels_path}")
+    fill_from_physics(
+        labels,
+        {n: (d, a) for n, d, a in zip(dataset.names, dataset.extra("mass_density"), dataset.extra("atoms_per_volume"))},
+    )
+    write_report(labels, workdir / "label_report.csv")
+    y = _align_labels(dataset, labels)
+    splits = assign_splits(dataset.names, split_file=split_file, val_fraction=config.val_fraction, test_fraction=config.test_fraction, seed=config.seed)
+    train_idx, val_idx, test_idx = splits["train"], splits["val"], splits["test"]
+    if len(train_idx) < 4:
+        raise LabelError(f"only {len(train_idx)} training densities; need at least 4")
+    log.info("split: %d train, %d val, %d test", len(train_idx), len(val_idx), len(test_idx))
+    with open(workdir / "splits.csv", "w", newline="") as handle:  # reusable as --split for evaluate
+        writer = csv.writer(handle)
+        writer.writerow(["id", "split"])
+        writer.writerows((dataset.names[i], split) for split, rows in splits.items() for i in rows)
+
+    # ---- phase 1: autoencoder ---------------------------------------------------------------
+    grids = dataset.grids
+    transform_path = workdir / "transform.json"
+    if resume and transform_path.is_file():
+        saved = json.loads(transform_path.read_text())
+        transform, trials = InputTransform.from_dict(saved["chosen"]), saved["trials"]
+    else:
+        transform, trials = choose_transform(grids, train_idx, val_idx, config=options.autoencoder, options=options, device=device)
+        transform_path.write_text(json.dumps({"chosen": transform.to_dict(), "trials": trials}))
+    torch.manual_seed(config.seed)
+    autoencoder = PeriodicAutoencoder(options.autoencoder).to(device)
+    rng = np.random.default_rng(config.seed)
+    scaler = policy.grad_scaler()
+    per_epoch = options.ae_samples_per_epoch
+
+    def ae_epoch(optimizer, epoch):
+        indices = train_idx if not per_epoch else rng.permutation(train_idx)[:per_epoch]
+        return _ae_epoch(autoencoder, optimizer, grids, indices, transform, batch_size=config.batch_size, device=device,
+                         rng=rng, policy=policy, scaler=scaler)  # fmt: skip
+
+    def ae_validate():
+        if len(val_idx) == 0:
+            return math.nan
+        return _ae_validation(autoencoder, grids, val_idx, transform, batch_size=config.batch_size, device=device)
+
+    ae_summary = _fit_network(name="autoencoder", model=autoencoder, run_epoch=ae_epoch, validate=ae_validate,
+                              options=options, epochs=config.epochs, workdir=workdir, resume=resume, train_log=train_log)  # fmt: skip
+
+    # ---- phase 2: latents, standardizations, regressors --------------------------------------
+    latents, recon = encode_dataset(autoencoder, grids, transform, batch_size=config.batch_size, device=device, policy=policy)
+    recon_p95 = float(np.quantile(recon[train_idx], 0.95))
+    tabular = dataset.tabular
+    tab_mean = tabular[train_idx].mean(axis=0)
+    tab_std = tabular[train_idx].std(axis=0)
+    tab_std = np.where(tab_std > 1e-12, tab_std, 1.0)
+    tabular_z = np.nan_to_num((tabular - tab_mean) / tab_std).astype(np.float32)
+    y_model = np.stack([t.to_model_space(y[:, j]) for j, t in enumerate(TARGETS)], axis=1)
+    y_model[~np.isfinite(y_model)] = np.nan
+    stats = []
+    for j, target in enumerate(TARGETS):
+        column = y_model[train_idx, j]
+        column = column[np.isfinite(column)]
+        mean = float(column.mean()) if column.size else 0.0
+        std = float(column.std()) if column.size > 1 and column.std() > 1e-12 else 1.0
+        stats.append(TargetStats(target.name, mean, std))
+    y_z = (y_model - np.array([s.mean for s in stats])) / np.array([s.std for s in stats])
+
+    torch.manual_seed(config.seed)
+    attention = AttentionRegressor(
+        latent_channels=options.autoencoder.latent_channels,
+        latent_grid=options.autoencoder.latent_grid,
+        n_tabular=tabular.shape[1],
+        n_targets=len(TARGETS),
+        config=options.attention,
+    ).to(device)
+
+    def att_epoch(optimizer, epoch):
+        return _attention_epoch(attention, optimizer, latents, tabular_z, y_z, train_idx, batch_size=config.batch_size,
+                                device=device, rng=rng, latent_grid=options.autoencoder.latent_grid)  # fmt: skip
+
+    def att_validate():
+        if len(val_idx) == 0:
+            return math.nan
+        return _masked_loss_np(_attention_predict(attention, latents, tabular_z, val_idx, batch_size=config.batch_size, device=device), y_z[val_idx])
+
+    att_summary = _fit_network(name="attention", model=attention, run_epoch=att_epoch, validate=att_validate,
+                               options=options, epochs=config.regressor_epochs, workdir=workdir, resume=resume, train_log=train_log)  # fmt: skip
+
+    pca = LatentPCA.fit(latents[train_idx].reshape(len(train_idx), -1), options.lgbm.n_pca, seed=config.seed) if options.lgbm.n_pca > 0 else None
+    invariant = options.lgbm.invariant_features
+    features = tree_features(latents, tabular, pca=pca, invariant=invariant)
+    feature_names = tree_feature_names(
+        n_pca=pca.n_components if pca else 0, latent_channels=options.autoencoder.latent_channels,
+        invariant=invariant, tabular_names=tabular_feature_names(),
+    )  # fmt: skip
+    boosters = {}
+    from tqdm.auto import tqdm
+
+    for j, target in enumerate(tqdm(TARGETS, desc="training LightGBM", unit="target", disable=not options.progress)):
+        if np.isfinite(y_model[train_idx, j]).sum() < 4:
+            log.warning("%s: fewer than 4 training labels; no LightGBM model", target.name)
+            continue
+        boosters[target.name] = fit_booster(
+            features[train_idx], y_model[train_idx, j],
+            features[val_idx] if len(val_idx) else None, y_model[val_idx, j] if len(val_idx) else None,
+            config=options.lgbm, seed=config.seed, feature_names=feature_names,
+        )  # fmt: skip
+
+    # blend weights on validation
+    att_val = _attention_predict(attention, latents, tabular_z, val_idx, batch_size=config.batch_size, device=device) if len(val_idx) else None
+    blend = {}
+    for j, target in enumerate(TARGETS):
+        if target.name not in boosters or att_val is None:
+            blend[target.name] = 0.5 if target.name in boosters else 0.0
+            continue
+        lgbm_val = predict_booster(boosters[target.name], features[val_idx])
+        att_model_space = att_val[:, j] * stats[j].std + stats[j].mean
+        blend[target.name] = best_blend_weight(lgbm_val, att_model_space, y_model[val_idx, j])
+
+    bundle = ModelBundle(
+        regrid=options.regrid,
+        transform=transform,
+        autoencoder=autoencoder.cpu().eval(),
+        attention=attention.cpu().eval(),
+        targets=stats,
+        tabular_names=tabular_feature_names(),
+        tabular_mean=tab_mean,
+        tabular_std=tab_std,
+        pca=pca,
+        invariant_features=invariant,
+        tree_feature_names=feature_names,
+        boosters=boosters,
+        blend_weights=blend,
+        recon_error_p95=recon_p95,
+        lgbm=options.lgbm,
+    )
+    metrics = evaluate_splits(bundle, dataset, y, splits, device=device)
+    bundle.info = {
+        **(info or {}),
+        "training_data": {
+            "fingerprint": _fingerprint([dataset.ids[i] for i in train_idx]),
+            "n_files": len(files),
+            "n_densities": len(dataset),
+            "n_unreadable": len(dataset.errors),
+            "split_sizes": {k: int(len(v)) for k, v in splits.items()},
+            "split_file": str(split_file) if split_file else None,
+            "labels_file": str(labels_path),
+            "labels_per_target": {t.name: int(np.isfinite(y[:, j]).sum()) for j, t in enumerate(TARGETS)},
+            "labels_left_out": len(labels.report),
+            "labels_filled_from_physics": labels.filled,
+        },
+        "phase1": {**ae_summary, "transform_trials": trials, "recon_error_p95": recon_p95},
+        "phase2": {"attention": att_summary, "boosters": {k: b.num_trees() for k, b in boosters.items()}},
+        "train_config": asdict(options.train),
+        "metrics": metrics,
+    }
+    model_id = save_bundle(bundle, out)
+    (workdir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return TrainResult(bundle_path=out, model_id=model_id, metrics=metrics, workdir=workdir)
+
+
+def evaluate_splits(bundle: ModelBundle, dataset: DensityDataset, y: np.ndarray, splits: dict[str, np.ndarray], *, device, n_bootstrap: int = 200) -> dict:
+    """Metrics of LightGBM, attention CNN and blend on the validation and test splits (physical units)."""
+    from .predictor import Predictor
+
+    predictor = Predictor(bundle, device=device, precision="fp32", mc_samples=0)
+    out: dict = {}
+    for split in ("val", "test"):
+        indices = splits[split]
+        if len(indices) == 0:
+            continue
+        predictions = predict_rows(predictor, dataset, indices)
+        out[split] = metrics_table(predictions, y[indices], n_bootstrap=n_bootstrap)
+    return out
+
+
+def predict_rows(predictor, dataset: DensityDataset, indices: np.ndarray, *, chunk: int = 64) -> dict[str, np.ndarray]:
+    """Predictor outputs for dataset rows (already on the model grid)."""
+    parts = []
+    for start in range(0, len(indices), chunk):
+        rows = indices[start : start + chunk]
+        parts.append(predictor.predict_model_grids(np.asarray(dataset.grids[rows]), dataset.tabular[rows]))
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+
+
+def metrics_table(predictions: dict[str, np.ndarray], y: np.ndarray, *, n_bootstrap: int = 1000) -> dict:
+    """{target: {model: regression_report}} for model in lgbm, attcnn, blend."""
+    table: dict = {}
+    for j, target in enumerate(TARGETS):
+        truth = y[:, j]
+        if np.isfinite(truth).sum() < 2:
+            continue
+        table[target.name] = {
+            model: regression_report(truth, predictions[target.name + suffix], log_target=target.log10, n_bootstrap=n_bootstrap)
+            for model, suffix in (("lgbm", "_lgbm"), ("attcnn", "_attcnn"), ("blend", ""))
+        }
+    return table
