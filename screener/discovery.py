@@ -68,7 +68,7 @@ def discover(inputs: Iterable[str | Path], *, skipped: list[str] | None = None) 
         key = str(path.resolve())
         if key not in seen:
             seen.add(key)
-            found.append(InputFile(str(path), str(root)))
+            found.append(InputFile(os.path.abspath(path), os.path.abspath(root)))
 
     for item in inputs:
         item = Path(item)

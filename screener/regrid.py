@@ -195,6 +195,8 @@ def regrid(
     Returns:
         float32 tensor (b, n, n, n) on ``device``.
     """
+    if isinstance(rho, np.ndarray) and not rho.flags.writeable:
+        rho = rho.copy(order="K")  # e.g. a view of a Ray object-store buffer; torch wants writable memory
     tensor = torch.as_tensor(rho)
     if device is not None:
         tensor = tensor.to(device)

@@ -1,0 +1,168 @@
+"""Writing a run's Parquet part files atomically, and reading back what a previous run finished.
+
+Each flush writes ``latents/part-<run>-<seq>.parquet`` then ``predictions/part-<run>-<seq>.parquet``
+(and ``errors/...`` for failed inputs), each under a temporary name first and renamed into place,
+so readers never see a truncated file. A predictions part marks its rows done; a latents part
+without its predictions sibling (a crash between the two renames) is removed on resume, so
+every input ends up exactly once in predictions or errors.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .schema import (
+    ERRORS_DIR,
+    ERRORS_SCHEMA,
+    LATENTS_DIR,
+    LATENTS_SCHEMA,
+    MANIFEST_NAME,
+    PREDICTIONS_DIR,
+    PREDICTIONS_SCHEMA,
+)
+
+log = logging.getLogger(__name__)
+
+
+def write_table_atomically(table: pa.Table, path: Path) -> None:
+    """Write Parquet (zstd) to ``.<name>.tmp`` beside ``path``, fsync, then rename into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+@dataclass
+class ResumeState:
+    """What an output directory already holds.
+
+    Attributes:
+        predicted: id → path of every predicted input.
+        errored_paths: paths already recorded in the errors table.
+    """
+
+    predicted: dict[str, str] = field(default_factory=dict)
+    errored_paths: set[str] = field(default_factory=set)
+
+
+def _parts(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*.parquet") if not p.name.startswith("."))
+
+
+def remove_orphans(out_dir: Path) -> int:
+    """Delete temporary files and latents parts whose predictions part is missing; return the count."""
+    removed = 0
+    for folder in (out_dir / PREDICTIONS_DIR, out_dir / LATENTS_DIR, out_dir / ERRORS_DIR):
+        for tmp in folder.glob(".*.tmp") if folder.exists() else []:
+            tmp.unlink()
+            removed += 1
+    latents = out_dir / LATENTS_DIR
+    if latents.exists():
+        for part in _parts(latents):
+            if not (out_dir / PREDICTIONS_DIR / part.name).exists():
+                part.unlink()
+                removed += 1
+    return removed
+
+
+def load_resume_state(out_dir: Path) -> ResumeState:
+    """Ids and paths an earlier run into ``out_dir`` finished (after removing orphans)."""
+    state = ResumeState()
+    removed = remove_orphans(out_dir)
+    if removed:
+        log.info("removed %d incomplete part files left by an interrupted run", removed)
+    for part in _parts(out_dir / PREDICTIONS_DIR) if (out_dir / PREDICTIONS_DIR).exists() else []:
+        table = pq.read_table(part, columns=["id", "path"])
+        state.predicted.update(zip(table.column("id").to_pylist(), table.column("path").to_pylist()))
+    for part in _parts(out_dir / ERRORS_DIR) if (out_dir / ERRORS_DIR).exists() else []:
+        state.errored_paths.update(pq.read_table(part, columns=["path"]).column("path").to_pylist())
+    return state
+
+
+class ResultWriter:
+    """Buffers prediction, latent and error rows and writes them as part files.
+
+    Args:
+        out_dir: the run's output directory.
+        run_id: this run's id (part names and the ``run_id`` column).
+        rows_per_part: rows buffered before a part is written.
+    """
+
+    def __init__(self, out_dir: Path, run_id: str, *, rows_per_part: int = 256) -> None:
+        self.out_dir = out_dir
+        self.run_id = run_id
+        self.rows_per_part = rows_per_part
+        self._predictions: list[dict] = []
+        self._latents: list[dict] = []
+        self._errors: list[dict] = []
+        self._sequence = 0
+        self.counts = {"predicted": 0, "errors": 0}
+        self.created_at = _dt.datetime.now(_dt.timezone.utc)
+
+    def add_prediction(self, row: dict, latent: np.ndarray, embedding: np.ndarray) -> None:
+        self._predictions.append({**row, "run_id": self.run_id, "created_at": self.created_at})
+        self._latents.append(
+            {"id": row["id"], "latent": np.asarray(latent, np.float32), "embedding": np.asarray(embedding, np.float32), "model_id": row.get("model_id")}
+        )
+        if len(self._predictions) >= self.rows_per_part:
+            self.flush()
+
+    def add_error(self, *, path: str, file_id: str | None, stage: str, error_type: str, message: str) -> None:
+        self._errors.append(
+            {"path": path, "id": file_id or None, "stage": stage, "error_type": error_type, "message": message, "run_id": self.run_id}
+        )
+        if len(self._errors) >= self.rows_per_part:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write whatever is buffered (latents first, then predictions: the predictions part marks done)."""
+        if not self._predictions and not self._errors:
+            return
+        name = f"part-{self.run_id}-{self._sequence:05d}.parquet"
+        self._sequence += 1
+        if self._predictions:
+            latents = pa.Table.from_pylist(self._latents, schema=LATENTS_SCHEMA)
+            predictions = pa.Table.from_pylist(self._predictions, schema=PREDICTIONS_SCHEMA)
+            write_table_atomically(latents, self.out_dir / LATENTS_DIR / name)
+            write_table_atomically(predictions, self.out_dir / PREDICTIONS_DIR / name)
+            self.counts["predicted"] += len(self._predictions)
+            self._predictions, self._latents = [], []
+        if self._errors:
+            write_table_atomically(pa.Table.from_pylist(self._errors, schema=ERRORS_SCHEMA), self.out_dir / ERRORS_DIR / name)
+            self.counts["errors"] += len(self._errors)
+            self._errors = []
+
+
+def count_rows(out_dir: Path) -> dict[str, int]:
+    """Rows in each table of an output directory (all runs)."""
+    counts = {}
+    for folder in (PREDICTIONS_DIR, LATENTS_DIR, ERRORS_DIR):
+        parts = _parts(out_dir / folder) if (out_dir / folder).exists() else []
+        counts[folder] = sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
+    return counts
+
+
+def update_manifest(out_dir: Path, run: dict) -> dict:
+    """Append this run to ``manifest.json`` (atomically) and refresh the totals; return the manifest."""
+    path = out_dir / MANIFEST_NAME
+    manifest = json.loads(path.read_text()) if path.is_file() else {"runs": []}
+    manifest["runs"].append(run)
+    manifest["schema_version"] = 1
+    manifest["totals"] = count_rows(out_dir)
+    manifest["model_id"] = run.get("model_id")
+    manifest["updated_at"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+    return manifest

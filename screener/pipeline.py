@@ -1,0 +1,308 @@
+"""``screener run``: stream thousands of densities through Ray Data into Parquet.
+
+The only module that knows about Ray. The dataset holds file paths, not contents. Stage 1
+(:class:`ReadActor`, CPU actors) reads, checks and featurizes each file; stage 2
+(:class:`PredictActor`, one replica per GPU, or CPU replicas with ``--gpus 0``) loads the bundle
+once and regrids, encodes and predicts on its device. The driver consumes the stream, removes
+duplicates (same bytes under two paths), writes part files atomically and keeps exact accounting:
+every discovered input ends up once in predictions or in errors.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import math
+import os
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from . import __version__
+from .config import RunConfig
+from .discovery import discover
+from .errors import ConfigError
+from .outputs import ResultWriter, load_resume_state, update_manifest
+from .schema import PREDICTIONS_SCHEMA
+from .stages import PredictBatch, read_batch
+
+log = logging.getLogger(__name__)
+
+_PREDICTION_COLUMNS = [f.name for f in PREDICTIONS_SCHEMA if f.name not in ("run_id", "created_at")]
+
+
+@dataclass
+class RunSummary:
+    """What one ``screener run`` did."""
+
+    run_id: str
+    output: Path
+    discovered: int = 0
+    predicted: int = 0
+    failed: int = 0
+    duplicates: int = 0
+    skipped: int = 0  # already done by an earlier run
+    seconds: float = 0.0
+    errors_by_stage: dict[str, int] = field(default_factory=dict)
+    workers: dict[str, int] = field(default_factory=dict)
+    model_id: str = ""
+
+    @property
+    def files_per_second(self) -> float:
+        processed = self.predicted + self.failed + self.duplicates
+        return processed / self.seconds if self.seconds > 0 else 0.0
+
+
+class ReadActor:
+    """Ray actor wrapper of :func:`screener.stages.read_batch` holding the ids to skip."""
+
+    def __init__(self, limits, skip_ids: Sequence[str]) -> None:
+        self.limits = limits
+        self.skip_ids = frozenset(skip_ids)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return read_batch(batch, limits=self.limits, skip_ids=self.skip_ids)
+
+
+class PredictActor(PredictBatch):
+    """Ray actor: :class:`screener.stages.PredictBatch` (bundle loaded once per replica)."""
+
+
+def _auth_environment(address: str | None) -> None:
+    """Joining a ``ray start`` cluster needs token auth in Ray ≥ 2.52 (on by default in 2.60)."""
+    if not address or address == "local" or "RAY_AUTH_MODE" in os.environ:
+        return
+    if os.environ.get("RAY_AUTH_TOKEN") or (Path.home() / ".ray" / "auth_token").is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
+        log.info("found a Ray auth token; connecting with RAY_AUTH_MODE=token")
+
+
+@contextmanager
+def ray_session(config: RunConfig) -> Iterator[None]:
+    """Use the Ray instance already initialized in this process, join ``address``, or start a local one.
+
+    A local instance is started with ``address="local"`` (a stale cluster file never hijacks it),
+    without the dashboard, and shut down afterwards.
+    """
+    import ray
+
+    if ray.is_initialized():
+        yield
+        return
+    _auth_environment(config.address)
+    options = {"include_dashboard": False, "logging_level": logging.WARNING, "log_to_driver": True}
+    if config.address:
+        ray.init(address=config.address, **options)
+    else:
+        ray.init(address="local", num_cpus=config.cpus, **options)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def check_resources(gpus: int) -> dict:
+    """Fail at once when the cluster cannot hold the requested GPU replicas (instead of hanging)."""
+    import ray
+
+    resources = ray.cluster_resources()
+    available = int(resources.get("GPU", 0))
+    if gpus > available:
+        raise ConfigError(
+            f"--gpus {gpus} asks for {gpus} GPU replicas but the Ray cluster has {available} GPU(s); "
+            "use --gpus 0 for CPU replicas, or join a cluster with GPUs (--address)"
+        )
+    return resources
+
+
+def _replica_counts(config: RunConfig, resources: dict) -> tuple[int, int]:
+    """(read actors, predict replicas) for the cluster's CPUs and the requested GPUs."""
+    cpus = int(resources.get("CPU", 1))
+    if config.gpus > 0:
+        predict = config.gpus
+        readers = max(1, cpus - predict)
+    else:
+        predict = max(1, cpus // 2)
+        readers = max(1, cpus - predict)
+    return readers, predict
+
+
+def default_model_path() -> Path:
+    """The demo bundle shipped inside the package."""
+    from importlib.resources import files
+
+    return Path(str(files("screener") / "data" / "demo_bundle"))
+
+
+def run_screen(
+    inputs: Sequence[str | Path],
+    output: str | Path,
+    *,
+    model: str | Path | None = None,
+    config: RunConfig = RunConfig(),
+    progress: bool = True,
+) -> RunSummary:
+    """Screen ``inputs`` (folders, files, or path lists) into ``output`` (see the module docstring)."""
+    import ray
+
+    from .bundle import verify_bundle
+
+    start = time.perf_counter()
+    model_path = Path(model) if model else default_model_path()
+    manifest = verify_bundle(model_path)  # fail fast, before starting Ray
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    run_id = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    summary = RunSummary(run_id=run_id, output=output, model_id=manifest["model_id"])
+
+    skipped_volumetric: list[str] = []
+    files = discover(inputs, skipped=skipped_volumetric)
+    if config.limit is not None:
+        files = files[: config.limit]
+    summary.discovered = len(files)
+    state = load_resume_state(output) if config.resume else None
+    if not config.resume and any((output / d).exists() for d in ("predictions", "errors")):
+        raise ConfigError(f"{output} already holds results; use --resume to continue it or choose another --output")
+    done_ids = dict(state.predicted) if state else {}
+    todo = [f for f in files if not (state and f.path in state.errored_paths)]
+    summary.skipped = len(files) - len(todo)
+
+    writer = ResultWriter(output, run_id, rows_per_part=config.rows_per_part)
+    seen: dict[str, str] = dict(done_ids)  # id → first path (this run or earlier)
+    with ray_session(config):
+        resources = check_resources(config.gpus)
+        readers, replicas = _replica_counts(config, resources)
+        if todo:
+            _stream(todo, model_path, config, readers=readers, replicas=replicas, done_ids=done_ids,
+                    writer=writer, seen=seen, summary=summary, progress=progress)  # fmt: skip
+        writer.flush()
+    summary.seconds = time.perf_counter() - start
+    summary.predicted = writer.counts["predicted"]
+    run = {
+        "run_id": run_id,
+        "started": _dt.datetime.fromtimestamp(time.time() - summary.seconds, _dt.timezone.utc).isoformat(timespec="seconds"),
+        "seconds": round(summary.seconds, 3),
+        "inputs": [str(i) for i in inputs],
+        "model": str(model_path),
+        "model_id": manifest["model_id"],
+        "counts": {
+            "discovered": summary.discovered,
+            "predicted": summary.predicted,
+            "failed": summary.failed,
+            "duplicates": summary.duplicates,
+            "skipped_already_done": summary.skipped,
+            "non_density_files_skipped": len(skipped_volumetric),
+        },
+        "errors_by_stage": summary.errors_by_stage,
+        "throughput_files_per_second": round(summary.files_per_second, 3),
+        "replicas": {"read": readers, "predict": replicas, "gpus": config.gpus, "workers": summary.workers},
+        "config": {k: v for k, v in config.__dict__.items() if k != "read_limits"},
+        "versions": _versions(),
+    }
+    update_manifest(output, run)
+    return summary
+
+
+def _stream(todo, model_path, config: RunConfig, *, readers, replicas, done_ids, writer, seen, summary, progress) -> None:
+    import ray
+    from ray.data import ActorPoolStrategy, DataContext
+    from ray.data._internal.execution.interfaces import ExecutionResources
+    from tqdm.auto import tqdm
+
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    context = DataContext.get_current()
+    context.enable_progress_bars = False
+    context.enable_auto_log_stats = False
+    context.execution_options.preserve_order = False
+    # Bound the densities in flight: Ray Data applies back-pressure when this budget is used up.
+    context.execution_options.resource_limits = ExecutionResources.for_limits(
+        object_store_memory=config.max_in_flight_grids * 64 * 1024**2
+    )
+    items = [{"path": f.path, "root": f.root} for f in todo]
+    dataset = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / config.read_batch_size)))
+    dataset = dataset.map_batches(
+        ReadActor,
+        fn_constructor_kwargs={"limits": config.read_limits, "skip_ids": list(done_ids)},
+        batch_size=config.read_batch_size,
+        batch_format="numpy",
+        compute=ActorPoolStrategy(min_size=1, max_size=readers),
+        num_cpus=1,
+    )
+    dataset = dataset.map_batches(
+        PredictActor,
+        fn_constructor_args=(str(model_path),),
+        fn_constructor_kwargs={
+            "precision": config.precision,
+            "batch_size": config.batch_size,
+            "want_gpu": config.gpus > 0,
+            "threads": 1 if config.gpus == 0 else None,
+        },
+        batch_size=config.batch_size,
+        batch_format="numpy",
+        compute=ActorPoolStrategy(size=replicas),
+        num_gpus=1 if config.gpus > 0 else 0,
+        num_cpus=1,
+    )
+    bar = tqdm(total=len(todo), desc="screening", unit="file", disable=not progress, smoothing=0.1)
+    for batch in dataset.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
+        _consume(batch, writer=writer, seen=seen, done_ids=done_ids, summary=summary)
+        bar.update(len(batch["path"]))
+    bar.close()
+
+
+def _consume(batch: dict[str, np.ndarray], *, writer: ResultWriter, seen: dict[str, str], done_ids: dict[str, str], summary: RunSummary) -> None:
+    """Route each row of a predicted batch to predictions, errors (failures, duplicates) or nowhere (resumed)."""
+    for i in range(len(batch["path"])):
+        status, path, file_id = batch["status"][i], str(batch["path"][i]), str(batch["id"][i] or "")
+        worker = str(batch["worker"][i]) if "worker" in batch else ""
+        if worker:
+            summary.workers[worker] = summary.workers.get(worker, 0) + 1
+        if status == "skipped":
+            if done_ids.get(file_id) != path:  # same bytes as a file predicted by an earlier run
+                _record_error(writer, summary, path, file_id, "duplicate", "Duplicate", f"same bytes as {done_ids.get(file_id)} (already predicted)")
+            continue
+        if status == "error":
+            _record_error(writer, summary, path, file_id, str(batch["stage"][i]), str(batch["error_type"][i]), str(batch["message"][i]))
+            continue
+        if file_id in seen:
+            _record_error(writer, summary, path, file_id, "duplicate", "Duplicate", f"same bytes as {seen[file_id]}; predicted once")
+            continue
+        seen[file_id] = path
+        row = {column: _scalar(batch, column, i) for column in _PREDICTION_COLUMNS if column in batch or column == "grid"}
+        row["grid"] = [int(v) for v in batch["grid"][i]]
+        writer.add_prediction(row, batch["latent"][i], batch["embedding"][i])
+
+
+def _record_error(writer: ResultWriter, summary: RunSummary, path: str, file_id: str, stage: str, error_type: str, message: str) -> None:
+    writer.add_error(path=path, file_id=file_id or None, stage=stage, error_type=error_type, message=message)
+    if stage == "duplicate":
+        summary.duplicates += 1
+    else:
+        summary.failed += 1
+    summary.errors_by_stage[stage] = summary.errors_by_stage.get(stage, 0) + 1
+
+
+def _scalar(batch: dict[str, np.ndarray], column: str, i: int):
+    value = batch[column][i]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"screener": __version__}
+    for package in ("ray", "torch", "lightgbm", "pymatgen", "matminer", "pyarrow", "duckdb", "numpy"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = "not installed"
+    return out

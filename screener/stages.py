@@ -1,0 +1,215 @@
+"""The screening stages as plain functions on column batches (dicts of numpy arrays).
+
+The Ray pipeline (:mod:`screener.pipeline`) maps these over a streaming dataset; the benchmark's
+sequential loop and the tests call them directly. No Ray here.
+
+Between the stages each row carries: ``path``, ``id`` (SHA-256), ``name``, ``status`` (``ok``,
+``error`` or ``skipped``), the error fields (``stage``, ``error_type``, ``message``), structure
+scalars, ``grid`` (3 ints), ``lattice`` (9 floats, Å), ``tabular`` (descriptors) and ``rho`` (the
+density in e/Å³ as raw float32 bytes in the file's x-fastest order; emptied after prediction).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from .config import Precision, ReadLimits
+
+log = logging.getLogger(__name__)
+
+#: scalar columns copied from a read record into the prediction rows.
+STRUCTURE_COLUMNS = ("name", "formula", "n_sites", "volume", "density", "n_electrons")
+
+
+def _error_row(path: str, *, file_id: str | None, stage: str, error_type: str, message: str) -> dict:
+    return {"path": path, "id": file_id or "", "status": "error", "stage": stage, "error_type": error_type, "message": message}
+
+
+def read_one(path: str, root: str, *, limits: ReadLimits, skip_ids: frozenset[str] = frozenset()) -> dict:
+    """Read, check and featurize one file into a row (errors become rows, never exceptions)."""
+    from .errors import InputError
+    from .features import tabular_features
+    from .reading import read_density
+
+    try:
+        record = read_density(path, root=root, limits=limits)
+    except InputError as exc:
+        file_id = None
+        try:
+            from .reading import sha256_file
+
+            file_id = sha256_file(path)
+        except OSError:
+            pass
+        return _error_row(path, file_id=file_id, stage=exc.stage, error_type="InputError", message=exc.reason)
+    except Exception as exc:  # never lose a file: an unexpected failure is still a row
+        return _error_row(path, file_id=None, stage="read", error_type=type(exc).__name__, message=str(exc) or repr(exc))
+    if record.sha256 in skip_ids:
+        return {"path": path, "id": record.sha256, "status": "skipped", "stage": "", "error_type": "", "message": ""}
+    structure = record.structure
+    try:
+        tabular = tabular_features(structure, n_electrons=record.n_electrons)
+    except Exception as exc:
+        return _error_row(path, file_id=record.sha256, stage="featurize", error_type=type(exc).__name__, message=str(exc))
+    rho = np.asfortranarray(record.rho)
+    return {
+        "path": path,
+        "id": record.sha256,
+        "status": "ok",
+        "stage": "",
+        "error_type": "",
+        "message": "",
+        "name": record.name,
+        "formula": structure.composition.reduced_formula,
+        "n_sites": len(structure),
+        "volume": record.volume,
+        "density": float(structure.density),
+        "n_electrons": record.n_electrons,
+        "grid": np.asarray(record.grid, dtype=np.int32),
+        "lattice": structure.lattice.matrix.reshape(-1).astype(np.float64),
+        "tabular": tabular.astype(np.float64),
+        "rho": rho.tobytes(order="F"),
+    }
+
+
+def rows_to_batch(rows: list[dict], *, n_tabular: int) -> dict[str, np.ndarray]:
+    """Rows (some ok, some not) → one column batch with the same columns for every row."""
+    n = len(rows)
+    batch: dict[str, np.ndarray] = {}
+    for column in ("path", "id", "status", "stage", "error_type", "message", "name", "formula"):
+        batch[column] = np.array([row.get(column, "") or "" for row in rows], dtype=object)
+    for column, dtype in (("n_sites", np.int64), ("volume", np.float64), ("density", np.float64), ("n_electrons", np.float64)):
+        batch[column] = np.array([row.get(column, 0) for row in rows], dtype=dtype)
+    batch["grid"] = np.stack([row.get("grid", np.zeros(3, np.int32)) for row in rows]) if n else np.zeros((0, 3), np.int32)
+    batch["lattice"] = np.stack([row.get("lattice", np.zeros(9)) for row in rows]) if n else np.zeros((0, 9))
+    batch["tabular"] = np.stack([row.get("tabular", np.zeros(n_tabular)) for row in rows]) if n else np.zeros((0, n_tabular))
+    batch["rho"] = np.array([row.get("rho", b"") for row in rows], dtype=object)
+    return batch
+
+
+def read_batch(
+    batch: dict[str, np.ndarray],
+    *,
+    limits: ReadLimits = ReadLimits(),
+    skip_ids: Iterable[str] = (),
+) -> dict[str, np.ndarray]:
+    """Stage 1 (CPU): ``{"path", "root"}`` → rows ready for prediction (or error/skip rows)."""
+    import torch
+
+    from .features import tabular_feature_names
+
+    torch.set_num_threads(1)  # reading is single-threaded; leave the cores to other tasks
+    skip = frozenset(skip_ids)
+    rows = [read_one(str(p), str(r), limits=limits, skip_ids=skip) for p, r in zip(batch["path"], batch["root"])]
+    return rows_to_batch(rows, n_tabular=len(tabular_feature_names()))
+
+
+class PredictBatch:
+    """Stage 2 (GPU or CPU actor): load the bundle once, then predict batches of read rows.
+
+    Args:
+        model: bundle directory.
+        precision: precision policy (``auto``: bf16 on CUDA, fp32 on CPU).
+        batch_size: densities per network call.
+        want_gpu: this replica was given a GPU (Ray sets CUDA_VISIBLE_DEVICES; use ``cuda:0``).
+        threads: torch CPU threads (CPU replicas).
+    """
+
+    def __init__(
+        self,
+        model: str | Path,
+        *,
+        precision: Precision = "auto",
+        batch_size: int = 8,
+        want_gpu: bool = False,
+        threads: int | None = None,
+    ) -> None:
+        import torch
+
+        from .predictor import Predictor
+
+        if threads:
+            torch.set_num_threads(threads)
+        device = "cpu"
+        if want_gpu:
+            if torch.cuda.is_available():
+                device = "cuda:0"
+            else:
+                log.warning("replica %d was given a GPU but CUDA is not available; running on the CPU in fp32", os.getpid())
+        self.predictor = Predictor.from_path(model, device=device, precision=precision, batch_size=batch_size)
+        self.model_id = self.predictor.model_id
+        autoencoder = self.predictor.bundle.autoencoder.config
+        self.latent_size = autoencoder.latent_channels * autoencoder.latent_grid**3
+        self.embedding_size = 2 * autoencoder.latent_channels
+        self.scalar_columns = prediction_columns(self.predictor.bundle.target_names)
+        self.worker = f"{os.getpid()}|{_gpu_ids()}|{device}"
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        start = time.perf_counter()
+        n = len(batch["path"])
+        ok = np.flatnonzero(batch["status"] == "ok")
+        results, errors = self._predict(batch, ok)
+        out = {k: v for k, v in batch.items() if k not in ("rho", "tabular", "lattice")}
+        out["worker"] = np.array([self.worker] * n, dtype=object)
+        out["model_id"] = np.array([self.model_id] * n, dtype=object)
+        # Fixed-size columns for every row (zeros/NaN where a row has no prediction), so that every
+        # batch has the same schema whatever mix of good and bad files it holds.
+        for column, size in (("latent", self.latent_size), ("embedding", self.embedding_size)):
+            values = np.zeros((n, size), dtype=np.float32)
+            for i, result in results.items():
+                values[i] = result[column].reshape(-1)
+            out[column] = values
+        for column in self.scalar_columns:
+            out[column] = np.array([results[i][column] if i in results else np.nan for i in range(n)], dtype=np.float64)
+        for i, (error_type, message) in errors.items():
+            out["status"][i], out["stage"][i], out["error_type"][i], out["message"][i] = "error", "predict", error_type, message
+        out["seconds"] = np.full(n, (time.perf_counter() - start) / max(n, 1))
+        return out
+
+    def _predict(self, batch: dict[str, np.ndarray], rows: np.ndarray) -> tuple[dict[int, dict], dict[int, tuple[str, str]]]:
+        """Predict the ok rows; a failing batch is retried row by row so one bad density stays one error.
+
+        Returns:
+            ({row: outputs}, {row: (error type, message)}).
+        """
+        if len(rows) == 0:
+            return {}, {}
+        try:
+            return self._predict_rows(batch, rows), {}
+        except Exception:  # noqa: BLE001 - isolate the row that fails
+            pass
+        results: dict[int, dict] = {}
+        errors: dict[int, tuple[str, str]] = {}
+        for row in rows:
+            try:
+                results.update(self._predict_rows(batch, np.array([row])))
+            except Exception as exc:  # noqa: BLE001 - reported as an errors-table row
+                errors[int(row)] = (type(exc).__name__, str(exc) or repr(exc))
+        return results, errors
+
+    def _predict_rows(self, batch: dict[str, np.ndarray], rows: np.ndarray) -> dict[int, dict]:
+        densities = [
+            np.frombuffer(batch["rho"][i], dtype=np.float32).reshape(tuple(batch["grid"][i]), order="F") for i in rows
+        ]
+        lattices = [batch["lattice"][i].reshape(3, 3) for i in rows]
+        result = self.predictor.predict({"rho": densities, "tabular": batch["tabular"][rows], "lattice": lattices})
+        return {int(row): {key: value[k] for key, value in result.items()} for k, row in enumerate(rows)}
+
+
+def prediction_columns(targets: Iterable[str]) -> list[str]:
+    """The per-row float outputs of the predictor for these targets."""
+    columns = ["recon_error", "ood_score"]
+    for target in targets:
+        columns += [target, f"{target}_lgbm", f"{target}_attcnn", f"{target}_std"]
+    return columns + ["pugh_ratio", "poisson_ratio", "vickers_hardness"]
+
+
+def _gpu_ids() -> str:
+    """GPUs assigned to this process (Ray sets CUDA_VISIBLE_DEVICES for each GPU task or actor)."""
+    return os.environ.get("CUDA_VISIBLE_DEVICES", "")
