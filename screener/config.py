@@ -123,6 +123,7 @@ class LgbmConfig:
     Attributes:
         n_pca: PCA components of the standardized, flattened latent (0 disables; paper: 512).
         invariant_features: add translation-invariant summaries of each latent channel.
+        density_features: add statistics of ρ over the cell (quantiles, volume fractions).
         num_leaves, learning_rate, n_estimators, min_child_samples, feature_fraction,
         bagging_fraction, lambda_l2: LightGBM parameters.
         early_stopping_rounds: rounds without validation improvement before stopping.
@@ -130,6 +131,7 @@ class LgbmConfig:
 
     n_pca: int = 64
     invariant_features: bool = True
+    density_features: bool = True
     num_leaves: int = 31
     learning_rate: float = 0.03
     n_estimators: int = 2000

@@ -1,4 +1,4 @@
-"""Translation-invariant summaries of a latent, and the short embedding used for similarity search.
+"""Translation-invariant summaries of a latent (and of the density), and the embedding for similarity search.
 
 A flattened latent changes when the same crystal is written with another origin; a tree model
 cannot know that two such vectors are the same material. Per-channel statistics that do not
@@ -43,3 +43,32 @@ def embedding(latents: np.ndarray) -> np.ndarray:
     latents = np.asarray(latents, dtype=np.float32)
     flat = latents.reshape(latents.shape[0], latents.shape[1], -1)
     return np.concatenate([flat.mean(axis=2), flat.max(axis=2)], axis=1).astype(np.float32)
+
+
+#: quantiles of ρ over the cell volume used by :func:`density_features`.
+DENSITY_QUANTILES = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
+#: thresholds (e/Å³) for the volume fractions of :func:`density_features`.
+DENSITY_THRESHOLDS = (0.01, 0.03, 0.1, 0.3, 1.0)
+
+
+def density_feature_names() -> tuple[str, ...]:
+    """Names of :func:`density_features`."""
+    return (
+        ("rho_mean", "rho_std")
+        + tuple(f"rho_q{int(round(q * 100)):02d}" for q in DENSITY_QUANTILES)
+        + tuple(f"volume_fraction_rho_above_{t:g}" for t in DENSITY_THRESHOLDS)
+    )
+
+
+def density_features(grids: np.ndarray) -> np.ndarray:
+    """(B, n, n, n) densities in e/Å³ → (B, K) statistics of ρ over the cell volume.
+
+    The distribution of ρ over a uniformly sampled cell does not depend on the origin, nor on
+    whether the file holds a primitive or a conventional cell: mean, standard deviation,
+    quantiles (e/Å³) and the volume fractions above a few thresholds (interstitial vs. bonding
+    vs. core-like regions).
+    """
+    flat = np.asarray(grids, dtype=np.float64).reshape(len(grids), -1)
+    quantiles = np.quantile(flat, DENSITY_QUANTILES, axis=1).T
+    fractions = np.stack([(flat > t).mean(axis=1) for t in DENSITY_THRESHOLDS], axis=1)
+    return np.concatenate([flat.mean(axis=1, keepdims=True), flat.std(axis=1, keepdims=True), quantiles, fractions], axis=1)

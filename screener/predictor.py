@@ -18,7 +18,7 @@ import torch
 from . import physics
 from .bundle import ModelBundle, load_bundle
 from .config import Precision, RegridConfig
-from .latent_features import embedding
+from .latent_features import density_features, embedding
 from .models.attention import enable_mc_dropout
 from .models.autoencoder import reconstruction_error
 from .models.trees import predict_booster, tree_features
@@ -160,7 +160,8 @@ class Predictor:
         }
         features = None
         if self.bundle.boosters:
-            features = tree_features(latent_np, tabular, pca=self.bundle.pca, invariant=self.bundle.invariant_features)
+            stats = density_features(grids.cpu().numpy() if torch.is_tensor(grids) else grids) if self.bundle.lgbm.density_features else None
+            features = tree_features(latent_np, tabular, pca=self.bundle.pca, invariant=self.bundle.invariant_features, density_stats=stats)
         for index, stats in enumerate(self.bundle.targets):
             target = TARGETS_BY_NAME[stats.name]
             att = att_z[:, index] * stats.std + stats.mean

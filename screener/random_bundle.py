@@ -10,6 +10,7 @@ import torch
 from .bundle import ModelBundle, TargetStats, save_bundle
 from .config import AttentionConfig, AutoencoderConfig, LgbmConfig, RegridConfig
 from .features import tabular_feature_names
+from .latent_features import density_feature_names
 from .models.attention import AttentionRegressor
 from .models.autoencoder import InputTransform, PeriodicAutoencoder
 from .models.trees import LatentPCA, fit_booster, tree_feature_names, tree_features
@@ -52,9 +53,10 @@ def random_bundle(
     n_rows = 64
     latents = rng.random((n_rows, ae_config.latent_channels, *([ae_config.latent_grid] * 3))).astype(np.float32)
     tabular = rng.normal(size=(n_rows, len(names)))
-    features = tree_features(latents, tabular, pca=pca, invariant=True)
+    density_stats = rng.random((n_rows, len(density_feature_names())))
+    features = tree_features(latents, tabular, pca=pca, invariant=True, density_stats=density_stats)
     feature_names = tree_feature_names(
-        n_pca=n_pca, latent_channels=ae_config.latent_channels, invariant=True, tabular_names=names
+        n_pca=n_pca, latent_channels=ae_config.latent_channels, invariant=True, tabular_names=names, density=True
     )
     tiny = LgbmConfig(n_estimators=5, num_leaves=4, min_child_samples=5)
     boosters = {

@@ -33,6 +33,7 @@ from .discovery import discover
 from .errors import LabelError
 from .features import tabular_feature_names
 from .labels import LabelSet, fill_from_physics, load_labels, write_report
+from .latent_features import density_features
 from .metrics import regression_report
 from .models.attention import AttentionRegressor, masked_mse
 from .models.autoencoder import InputTransform, PeriodicAutoencoder, reconstruction_error
@@ -280,6 +281,11 @@ def _attention_predict(model, latents, tabular, indices, *, batch_size, device) 
     return np.concatenate(out) if out else np.zeros((0, len(TARGETS)))
 
 
+def dataset_density_features(grids: np.ndarray, *, chunk: int = 256) -> np.ndarray:
+    """:func:`density_features` of a (memory-mapped) grid array, a chunk at a time."""
+    return np.concatenate([density_features(np.asarray(grids[i : i + chunk])) for i in range(0, len(grids), chunk)])
+
+
 def _masked_loss_np(prediction: np.ndarray, target: np.ndarray) -> float:
     mask = np.isfinite(target)
     return float(np.mean((prediction[mask] - target[mask]) ** 2)) if mask.any() else math.nan
@@ -438,10 +444,11 @@ def train_model(
 
     pca = LatentPCA.fit(latents[train_idx].reshape(len(train_idx), -1), options.lgbm.n_pca, seed=config.seed) if options.lgbm.n_pca > 0 else None
     invariant = options.lgbm.invariant_features
-    features = tree_features(latents, tabular, pca=pca, invariant=invariant)
+    density_stats = dataset_density_features(grids) if options.lgbm.density_features else None
+    features = tree_features(latents, tabular, pca=pca, invariant=invariant, density_stats=density_stats)
     feature_names = tree_feature_names(
         n_pca=pca.n_components if pca else 0, latent_channels=options.autoencoder.latent_channels,
-        invariant=invariant, tabular_names=tabular_feature_names(),
+        invariant=invariant, tabular_names=tabular_feature_names(), density=options.lgbm.density_features,
     )  # fmt: skip
     boosters = {}
     from tqdm.auto import tqdm

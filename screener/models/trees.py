@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import LgbmConfig
-from ..latent_features import invariant_feature_names, invariant_features
+from ..latent_features import density_feature_names, invariant_feature_names, invariant_features
 
 log = logging.getLogger(__name__)
 
@@ -64,23 +64,47 @@ class LatentPCA:
 
 
 def tree_feature_names(
-    *, n_pca: int, latent_channels: int, invariant: bool, tabular_names: tuple[str, ...]
+    *,
+    n_pca: int,
+    latent_channels: int,
+    invariant: bool,
+    tabular_names: tuple[str, ...],
+    density: bool = False,
 ) -> tuple[str, ...]:
     """Column names of :func:`tree_features`."""
     names = tuple(f"latent_pc{i}" for i in range(n_pca))
     if invariant:
         names += invariant_feature_names(latent_channels)
+    if density:
+        names += density_feature_names()
     return names + tuple(tabular_names)
 
 
-def tree_features(latents: np.ndarray, tabular: np.ndarray, *, pca: LatentPCA | None, invariant: bool) -> np.ndarray:
-    """(B, C, g, g, g) latents and (B, F) tabular features → the LightGBM design matrix."""
+def tree_features(
+    latents: np.ndarray,
+    tabular: np.ndarray,
+    *,
+    pca: LatentPCA | None,
+    invariant: bool,
+    density_stats: np.ndarray | None = None,
+) -> np.ndarray:
+    """The LightGBM design matrix.
+
+    Args:
+        latents: (B, C, g, g, g).
+        tabular: (B, F) MAGPIE + cell descriptors.
+        pca: projection of the flattened latent (None: no PCA columns).
+        invariant: add the translation-invariant latent summaries.
+        density_stats: (B, K) :func:`~screener.latent_features.density_features`, or None.
+    """
     latents = np.asarray(latents, dtype=np.float32)
     parts = []
     if pca is not None and pca.n_components:
         parts.append(pca.transform(latents.reshape(latents.shape[0], -1)))
     if invariant:
         parts.append(invariant_features(latents))
+    if density_stats is not None:
+        parts.append(np.asarray(density_stats, dtype=np.float64))
     parts.append(np.asarray(tabular, dtype=np.float64))
     return np.concatenate([np.asarray(p, dtype=np.float64) for p in parts], axis=1)
 
