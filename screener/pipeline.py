@@ -49,7 +49,8 @@ class RunSummary:
     skipped: int = 0  # already done by an earlier run
     seconds: float = 0.0
     errors_by_stage: dict[str, int] = field(default_factory=dict)
-    workers: dict[str, int] = field(default_factory=dict)
+    workers: dict[str, int] = field(default_factory=dict)  # "pid|gpu ids|device" → rows predicted
+    replicas: list[dict] = field(default_factory=list)  # one entry per predict replica started
     model_id: str = ""
 
     @property
@@ -117,12 +118,20 @@ def check_resources(gpus: int) -> dict:
             f"--gpus {gpus} asks for {gpus} GPU replicas but the Ray cluster has {available} GPU(s); "
             "use --gpus 0 for CPU replicas, or join a cluster with GPUs (--address)"
         )
+    cpus = int(resources.get("CPU", 0))
+    if cpus < max(gpus, 1) + 1:
+        raise ConfigError(
+            f"the Ray cluster has {cpus} CPU(s); screening needs one per model replica ({max(gpus, 1)}) "
+            "plus at least one for reading"
+        )
     return resources
 
 
 def _replica_counts(config: RunConfig, resources: dict) -> tuple[int, int]:
-    """(read actors, predict replicas) for the cluster's CPUs and the requested GPUs."""
+    """(read actors, predict replicas) for the CPUs available (capped by ``--cpus``) and the GPUs asked for."""
     cpus = int(resources.get("CPU", 1))
+    if config.cpus:
+        cpus = min(cpus, config.cpus)
     if config.gpus > 0:
         predict = config.gpus
         readers = max(1, cpus - predict)
@@ -177,10 +186,12 @@ def run_screen(
     with ray_session(config):
         resources = check_resources(config.gpus)
         readers, replicas = _replica_counts(config, resources)
+        registry = output / f".replicas-{run_id}"
         if todo:
             _stream(todo, model_path, config, readers=readers, replicas=replicas, done_ids=done_ids,
-                    writer=writer, seen=seen, summary=summary, progress=progress)  # fmt: skip
+                    writer=writer, seen=seen, summary=summary, progress=progress, registry=registry)  # fmt: skip
         writer.flush()
+        summary.replicas = read_replica_registry(registry)
     summary.seconds = time.perf_counter() - start
     summary.predicted = writer.counts["predicted"]
     run = {
@@ -200,7 +211,7 @@ def run_screen(
         },
         "errors_by_stage": summary.errors_by_stage,
         "throughput_files_per_second": round(summary.files_per_second, 3),
-        "replicas": {"read": readers, "predict": replicas, "gpus": config.gpus, "workers": summary.workers},
+        "replicas": {"read": readers, "predict": replicas, "gpus": config.gpus, "started": summary.replicas, "rows_per_worker": summary.workers},
         "config": {k: v for k, v in config.__dict__.items() if k != "read_limits"},
         "versions": _versions(),
     }
@@ -208,7 +219,7 @@ def run_screen(
     return summary
 
 
-def _stream(todo, model_path, config: RunConfig, *, readers, replicas, done_ids, writer, seen, summary, progress) -> None:
+def _stream(todo, model_path, config: RunConfig, *, readers, replicas, done_ids, writer, seen, summary, progress, registry) -> None:
     import ray
     from ray.data import ActorPoolStrategy, DataContext
     from ray.data._internal.execution.interfaces import ExecutionResources
@@ -224,7 +235,9 @@ def _stream(todo, model_path, config: RunConfig, *, readers, replicas, done_ids,
         object_store_memory=config.max_in_flight_grids * 64 * 1024**2
     )
     items = [{"path": f.path, "root": f.root} for f in todo]
-    dataset = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / config.read_batch_size)))
+    # Enough blocks that every replica gets work even for small inputs, at most one per file.
+    blocks = min(len(items), max(math.ceil(len(items) / config.read_batch_size), 2 * replicas))
+    dataset = ray.data.from_items(items, override_num_blocks=max(1, blocks))
     dataset = dataset.map_batches(
         ReadActor,
         fn_constructor_kwargs={"limits": config.read_limits, "skip_ids": list(done_ids)},
@@ -241,6 +254,7 @@ def _stream(todo, model_path, config: RunConfig, *, readers, replicas, done_ids,
             "batch_size": config.batch_size,
             "want_gpu": config.gpus > 0,
             "threads": 1 if config.gpus == 0 else None,
+            "registry": str(registry),
         },
         batch_size=config.batch_size,
         batch_format="numpy",
@@ -253,6 +267,16 @@ def _stream(todo, model_path, config: RunConfig, *, readers, replicas, done_ids,
         _consume(batch, writer=writer, seen=seen, done_ids=done_ids, summary=summary)
         bar.update(len(batch["path"]))
     bar.close()
+
+
+def read_replica_registry(folder: Path) -> list[dict]:
+    """The entries predict replicas wrote when they started (pid, node, GPU ids, device); folder removed."""
+    import json
+    import shutil
+
+    entries = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    shutil.rmtree(folder, ignore_errors=True)
+    return entries
 
 
 def _consume(batch: dict[str, np.ndarray], *, writer: ResultWriter, seen: dict[str, str], done_ids: dict[str, str], summary: RunSummary) -> None:

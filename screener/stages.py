@@ -119,6 +119,7 @@ class PredictBatch:
         batch_size: densities per network call.
         want_gpu: this replica was given a GPU (Ray sets CUDA_VISIBLE_DEVICES; use ``cuda:0``).
         threads: torch CPU threads (CPU replicas).
+        registry: folder where the replica records itself (pid, host, GPU ids, device) on start.
     """
 
     def __init__(
@@ -129,6 +130,7 @@ class PredictBatch:
         batch_size: int = 8,
         want_gpu: bool = False,
         threads: int | None = None,
+        registry: str | Path | None = None,
     ) -> None:
         import torch
 
@@ -149,6 +151,14 @@ class PredictBatch:
         self.embedding_size = 2 * autoencoder.latent_channels
         self.scalar_columns = prediction_columns(self.predictor.bundle.target_names)
         self.worker = f"{os.getpid()}|{_gpu_ids()}|{device}"
+        if registry is not None:
+            import json
+            import socket
+
+            folder = Path(registry)
+            folder.mkdir(parents=True, exist_ok=True)
+            entry = {"pid": os.getpid(), "host": socket.gethostname(), "gpu_ids": _gpu_ids(), "device": device}
+            (folder / f"{socket.gethostname()}-{os.getpid()}.json").write_text(json.dumps(entry))
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         start = time.perf_counter()

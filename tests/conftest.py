@@ -60,3 +60,61 @@ def pytest_collection_modifyitems(config, items) -> None:
     skip = pytest.mark.skip(reason="needs a CUDA device (none here)")
     for item in gpu_items:
         item.add_marker(skip)
+
+
+# --- shared heavy fixtures --------------------------------------------------------------------
+
+#: the one local Ray instance the tests share: logical GPUs let GPU actors schedule without a GPU.
+RAY_TEST_RESOURCES = {"num_cpus": 8, "num_gpus": 4}
+
+
+def start_test_ray() -> None:
+    """Start the shared loopback Ray instance if none is running in this process."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(
+            address="local",
+            include_dashboard=False,
+            logging_level="ERROR",
+            log_to_driver=False,
+            object_store_memory=200 * 1024**2,
+            **RAY_TEST_RESOURCES,
+        )
+
+
+@pytest.fixture()
+def ray_instance():
+    """The shared Ray instance (started once, kept across tests; restarted if a test shut it down)."""
+    start_test_ray()
+    yield
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    try:
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
+    except ImportError:
+        pass
+
+
+@pytest.fixture(scope="session")
+def random_bundle_dir(tmp_path_factory) -> Path:
+    """A random-initialised bundle at grid 16 (valid in every respect but skill)."""
+    from screener.random_bundle import write_random_bundle
+
+    return write_random_bundle(tmp_path_factory.mktemp("bundles") / "random16", grid=16, seed=0)
+
+
+def make_density_folder(root: Path, count: int, *, start_seed: int = 0) -> list[Path]:
+    """``count`` small valid CHGCARs in VASP-style folders root/calc-XX/CHGCAR."""
+    paths = []
+    for i in range(count):
+        path = root / f"calc-{start_seed + i:03d}" / "CHGCAR"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        grid = (8 + 2 * (i % 3), 10, 12)
+        write_tiny_chgcar(path, grid=grid, electrons=8.0 + i % 5, seed=start_seed + i)
+        paths.append(path)
+    return paths
