@@ -1,0 +1,88 @@
+"""A tiny end-to-end train → evaluate on 40 synthetic structures at grid 16."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from screener.cli.main import cli
+
+
+@pytest.fixture(scope="module")
+def tiny_training_set(tmp_path_factory) -> tuple[Path, Path]:
+    """40 prototype CHGCARs and labels that are a deterministic function of their cells."""
+    from pymatgen.io.vasp import Chgcar
+
+    from screener.config import SynthConfig
+    from screener.synth import synthesize_prototypes
+
+    root = tmp_path_factory.mktemp("train")
+    summary = synthesize_prototypes(root / "chgcars", count=40, seed=1, config=SynthConfig(spacing=0.25))
+    assert len(summary.written) == 40
+    rows = []
+    for path in summary.written:
+        structure = Chgcar.from_file(str(path)).structure
+        electrons = structure.composition.num_atoms / structure.volume  # atoms per Å³
+        bulk = 30.0 + 2000.0 * electrons
+        rows.append({"id": path.parent.name, "K_VRH": bulk, "G_VRH": 0.5 * bulk, "formation_energy_per_atom": -0.1 * len(structure)})
+    rows[0]["K_VRH"] = -3.0  # invalid: must be reported and left out
+    labels = root / "labels.csv"
+    with open(labels, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return root, labels
+
+
+def test_train_then_evaluate_reproduces_the_stored_test_metrics(tiny_training_set) -> None:
+    root, labels = tiny_training_set
+    bundle, evaluation = root / "bundle", root / "evaluation"
+    runner = CliRunner()
+    train_args = ["train", "--chgcars", str(root / "chgcars"), "--labels", str(labels), "--out", str(bundle),
+                  "--grid", "16", "--epochs", "2", "--regressor-epochs", "3", "--widths", "8,16", "--n-pca", "4",
+                  "--trees", "60", "--batch-size", "8", "--transform-trial-epochs", "1", "--workers", "1"]  # fmt: skip
+    result = runner.invoke(cli, train_args)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    info = manifest["info"]
+    assert info["training_data"]["split_sizes"] == {"train": 32, "val": 4, "test": 4}
+    assert info["training_data"]["labels_left_out"] == 1
+    assert info["training_data"]["labels_filled_from_physics"]["youngs_modulus"] == 39
+    assert set(info["phase1"]["transform_trials"]) and manifest["input_transform"]["kind"] in ("asinh", "linear")
+    work = Path(str(bundle) + ".work")
+    report = list(csv.DictReader(open(work / "label_report.csv")))
+    assert len(report) == 1 and report[0]["target"] == "bulk_modulus" and "non-positive" in report[0]["reason"]
+
+    result = runner.invoke(cli, ["evaluate", "--model", str(bundle), "--chgcars", str(root / "chgcars"), "--labels", str(labels),
+                                 "--out", str(evaluation), "--split", str(work / "splits.csv"), "--subset", "test", "--workers", "1"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    evaluated = json.loads((evaluation / "metrics.json").read_text())["metrics"]
+    stored = manifest["info"]["metrics"]["test"]
+    for target, models in stored.items():
+        for model in ("lgbm", "attcnn", "blend"):
+            for metric in ("r2", "mae", "rmse"):
+                assert evaluated[target][model][metric] == pytest.approx(models[model][metric], rel=1e-9), (target, model, metric)
+            assert evaluated[target][model]["ci"]["mae"][0] <= evaluated[target][model]["mae"]
+    assert (evaluation / "parity_bulk_modulus.png").stat().st_size > 1000
+    assert sum(1 for _ in open(evaluation / "predictions.csv")) == 1 + 4
+
+    # --resume finds every epoch done and only rebuilds the bundle
+    log_before = (work / "training_log.csv").read_text().splitlines()
+    result = runner.invoke(cli, train_args + ["--resume"])
+    assert result.exit_code == 0, result.output
+    assert (work / "training_log.csv").read_text().splitlines() == log_before
+    assert json.loads((bundle / "manifest.json").read_text())["info"]["metrics"]["test"] == stored
+
+
+def test_training_refuses_labels_matching_no_density(tiny_training_set, tmp_path) -> None:
+    root, _ = tiny_training_set
+    labels = tmp_path / "labels.csv"
+    labels.write_text("id,K_VRH\nnothing-like-this,100\n")
+    result = CliRunner().invoke(cli, ["train", "--chgcars", str(root / "chgcars"), "--labels", str(labels),
+                                      "--out", str(tmp_path / "b"), "--grid", "16", "--workers", "1"])  # fmt: skip
+    assert result.exit_code != 0 and "no density matched" in result.output
