@@ -63,11 +63,13 @@ class SynthConfig:
             VASP's PREC=Accurate fine grids at ENCUT=520 eV are about 0.07 Å.
         min_grid: smallest points per axis.
         significant_digits: digits written per value (VASP writes 11; fewer makes smaller files).
+        compress: write ``CHGCAR.gz`` (gzip level 1, about 3× smaller) instead of ``CHGCAR``.
     """
 
     spacing: float = 0.07
     min_grid: int = 8
     significant_digits: int = 11
+    compress: bool = False
 
 
 @dataclass(frozen=True)
