@@ -111,8 +111,9 @@ def _inflater(codec: str):
 def _inflate_gzip_fast(raw: bytes, max_bytes: int) -> bytes | None:
     """One-shot gzip inflate through pyarrow (about 2× faster than zlib here), sized from the trailer.
 
-    The gzip trailer's ISIZE is the uncompressed size modulo 2³²; when it is wrong (multi-member
-    files, files over 4 GiB) or the data is corrupt, return None and let zlib give the verdict.
+    The gzip trailer's ISIZE is the uncompressed size modulo 2³² of the last member. When it is
+    too small (multi-member files, files over 4 GiB) pyarrow fails; when it is too large pyarrow pads
+    with zero bytes, which a text file never ends with. Either way return None and let zlib decide.
     """
     import pyarrow as pa
 
@@ -120,26 +121,42 @@ def _inflate_gzip_fast(raw: bytes, max_bytes: int) -> bytes | None:
     if not 0 < size <= max_bytes:
         return None
     try:
-        return pa.decompress(raw, decompressed_size=size, codec="gzip").to_pybytes()
+        out = pa.decompress(raw, decompressed_size=size, codec="gzip").to_pybytes()
     except (OSError, ValueError, pa.ArrowException):
         return None
+    return out if out[-1:] != b"\x00" else None
+
+
+def _inflate_stream(raw: bytes, codec: str, path: str, *, max_bytes: int) -> bytes:
+    """Decompress every member of a gzip/bzip2/xz stream, stopping beyond ``max_bytes``.
+
+    Concatenated members (``cat a.gz b.gz``, bgzip, pbzip2) are one file, as gzip itself reads them.
+    """
+    chunks: list[bytes] = []
+    total = 0
+    data = raw
+    while True:
+        inflater = _inflater(codec)
+        try:
+            out = inflater.decompress(data, max_bytes + 1 - total)
+        except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
+            raise InputError(path, f"corrupt {codec} data ({exc})") from None
+        chunks.append(out)
+        total += len(out)
+        if total > max_bytes:
+            raise InputError(path, f"decompresses to more than {max_bytes:,} bytes, more than its declared grid can hold")
+        if not getattr(inflater, "eof", True):
+            raise InputError(path, f"truncated {codec} stream (the compressed file ends early)")
+        data = inflater.unused_data
+        if not data.strip(b"\x00"):  # trailing padding after the last member
+            return b"".join(chunks)
 
 
 def _inflate(raw: bytes, codec: str, path: str, *, max_bytes: int) -> bytes:
-    """Decompress ``raw`` in one call, refusing output beyond ``max_bytes`` (decompression bombs)."""
+    """Decompress ``raw``, refusing output beyond ``max_bytes`` (decompression bombs)."""
     if codec == "gzip" and (fast := _inflate_gzip_fast(raw, max_bytes)) is not None:
         return fast
-    inflater = _inflater(codec)
-    try:
-        out = inflater.decompress(raw, max_bytes + 1)
-    except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
-        raise InputError(path, f"corrupt {codec} data ({exc})") from None
-    if len(out) > max_bytes:
-        raise InputError(path, f"decompresses to more than {max_bytes:,} bytes, more than its declared grid can hold")
-    eof = getattr(inflater, "eof", True)
-    if not eof:
-        raise InputError(path, f"truncated {codec} stream (the compressed file ends early)")
-    return out
+    return _inflate_stream(raw, codec, path, max_bytes=max_bytes)
 
 
 def _inflate_head(raw: bytes, codec: str, path: str) -> bytes:
@@ -238,15 +255,17 @@ def _next_nonempty(stream: io.BytesIO) -> bytes:
             return line
 
 
-def _read_block(stream: io.BytesIO, dims: tuple[int, int, int], path: str, block: int) -> tuple[np.ndarray, float]:
-    """Read one block of NGX*NGY*NGZ values (x fastest).
+def _read_block(
+    stream: io.BytesIO, dims: tuple[int, int, int], path: str, block: int, *, order: str = "F"
+) -> tuple[np.ndarray, float]:
+    """Read one block of NGX*NGY*NGZ values (x fastest for VASP, ``order="F"``; z fastest for cube, "C").
 
     Returns:
-        An (nx, ny, nz) float64 view in Fortran order (no copy) and the mean of the values.
+        An (nx, ny, nz) float64 view (no copy) and the mean of the values.
     """
     from pymatgen.optimization.fast_parser import parse_n_doubles
 
-    count = dims[0] * dims[1] * dims[2]
+    count = math.prod(dims)
     values = np.empty(count, dtype=np.float64)
     parsed = parse_n_doubles(stream, values, count)
     if parsed != count:
@@ -262,7 +281,7 @@ def _read_block(stream: io.BytesIO, dims: tuple[int, int, int], path: str, block
     if not math.isfinite(mean):  # a NaN or inf anywhere makes the mean non-finite
         bad = int(np.count_nonzero(~np.isfinite(values)))
         raise InputError(path, f"{bad:,} NaN or inf values in data block {block}")
-    return values.reshape(dims, order="F"), mean
+    return values.reshape(dims, order=order), mean
 
 
 def _skip_to_next_block(stream: io.BytesIO, dims: tuple[int, int, int], n_atoms: int, path: str) -> bool:
@@ -279,7 +298,10 @@ def _skip_to_next_block(stream: io.BytesIO, dims: tuple[int, int, int], n_atoms:
                 count = int(stripped.rsplit(maxsplit=1)[-1])
             except ValueError:
                 raise InputError(path, f"bad augmentation header {stripped[:60]!r}") from None
-            scratch = np.empty(max(count, 0))
+            remaining = len(stream.getbuffer()) - stream.tell()
+            if not 0 <= count <= remaining // 2:  # each value takes at least 2 bytes
+                raise InputError(path, f"augmentation block declares {count:,} values, more than the file holds")
+            scratch = np.empty(count)
             if parse_n_doubles(stream, scratch, count) != count:
                 raise InputError(path, "truncated augmentation occupancies")
             continue
@@ -356,68 +378,73 @@ def _scaled_float32(block: np.ndarray, scale: float) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
-def _cube_header(stream: io.BytesIO, path: str) -> tuple[int, np.ndarray, list[tuple[int, np.ndarray]]]:
-    stream.readline()
-    stream.readline()
+@dataclass(frozen=True)
+class _CubeHeader:
+    n_atoms: int
+    origin: np.ndarray  # bohr (or Å)
+    counts: tuple[int, int, int]  # signed voxel counts (negative: Å units)
+    vectors: np.ndarray  # (3, 3) voxel vectors
+
+    @property
+    def dims(self) -> tuple[int, int, int]:
+        return tuple(abs(c) for c in self.counts)  # type: ignore[return-value]
+
+    @property
+    def length_scale(self) -> float:
+        """Å per file length unit (a negative voxel count means Å, and ρ in e/Å³)."""
+        return BOHR_TO_ANGSTROM if self.counts[0] > 0 else 1.0
+
+
+def _floats(tokens: list[bytes], count: int, path: str, what: str) -> list[float]:
+    if len(tokens) < count:
+        raise InputError(path, f"not a Gaussian cube file: {what} has {len(tokens)} fields, expected {count}")
     try:
-        first = stream.readline().split()
-        n_atoms = int(first[0])
-        origin = np.array([float(value) for value in first[1:4]])
-        axes = []
-        for _ in range(3):
-            tokens = stream.readline().split()
-            axes.append((int(tokens[0]), np.array([float(value) for value in tokens[1:4]])))
-    except (IndexError, ValueError):
-        raise InputError(path, "not a Gaussian cube file: bad header lines 3-6") from None
+        return [float(token) for token in tokens[:count]]
+    except ValueError:
+        raise InputError(path, f"not a Gaussian cube file: non-numeric {what}") from None
+
+
+def _cube_header(stream: io.BytesIO, path: str) -> _CubeHeader:
+    """Lines 3-6 of a cube file: atom count and origin, then three voxel counts and vectors."""
+    stream.readline()
+    stream.readline()
+    first = _floats(stream.readline().split(), 4, path, "line 3 (atoms, origin)")
+    axes = [_floats(stream.readline().split(), 4, path, f"line {4 + i} (voxels, vector)") for i in range(3)]
+    n_atoms = int(first[0])
+    counts = tuple(int(axis[0]) for axis in axes)
     if n_atoms < 0:
         raise InputError(path, "molecular-orbital cube file (negative atom count), not a density")
     if n_atoms == 0:
         raise InputError(path, "cube file has no atoms")
-    for count, _ in axes:
-        if count == 0:
-            raise InputError(path, "grid dimensions must be non-zero")
-    return n_atoms, origin, axes
+    if 0 in counts:
+        raise InputError(path, "grid dimensions must be non-zero")
+    if len({c > 0 for c in counts}) != 1:
+        raise InputError(path, "cube header mixes bohr and Å voxel vectors")
+    return _CubeHeader(n_atoms, np.array(first[1:4]), counts, np.array([axis[1:4] for axis in axes]))  # type: ignore[arg-type]
 
 
-def _read_cube(path: str, text: bytes, limits: ReadLimits, raw_size: int, codec: str | None):
+def _read_cube(path: str, text: bytes) -> tuple[Structure, np.ndarray, tuple[int, int, int]]:
     from pymatgen.core import Element, Lattice, Structure
-    from pymatgen.optimization.fast_parser import parse_n_doubles
 
     stream = io.BytesIO(text)
-    n_atoms, origin, axes = _cube_header(stream, path)
-    # A negative voxel count means lengths in Å (and ρ in e/Å³) instead of bohr (and e/bohr³).
-    signs = {count > 0 for count, _ in axes}
-    if len(signs) != 1:
-        raise InputError(path, "cube header mixes bohr and Å voxel vectors")
-    length_scale = BOHR_TO_ANGSTROM if signs.pop() else 1.0
-    dims = tuple(abs(count) for count, _ in axes)
-    _grid_capacity_check(int(np.prod(dims)), raw_size, codec, path, limits)
-    lattice = np.array([vector * abs(count) * length_scale for count, vector in axes])
+    header = _cube_header(stream, path)
+    scale = header.length_scale
+    lattice = header.vectors * np.array(header.dims)[:, None] * scale
     _check_lattice(lattice, path)
     species, coords = [], []
-    for index in range(n_atoms):
-        tokens = stream.readline().split()
+    for index in range(header.n_atoms):
+        fields = _floats(stream.readline().split(), 5, path, f"atom line {index + 1}")
         try:
-            species.append(Element.from_Z(int(float(tokens[0]))))
-            coords.append([float(value) for value in tokens[2:5]])
-        except (IndexError, ValueError):
-            raise InputError(path, f"bad atom line {index + 1} in the cube header") from None
-    cartesian = (np.array(coords) - origin) * length_scale
+            species.append(Element.from_Z(int(fields[0])))
+        except ValueError:
+            raise InputError(path, f"atom line {index + 1}: no element with Z = {fields[0]:g}") from None
+        coords.append(fields[2:5])
+    cartesian = (np.array(coords) - header.origin) * scale
     structure = Structure(Lattice(lattice), species, cartesian, coords_are_cartesian=True)
-    count = int(np.prod(dims))
-    values = np.empty(count, dtype=np.float64)
-    parsed = parse_n_doubles(stream, values, count)
-    if parsed != count:
-        rest = stream.read(64).strip()
-        if rest:
-            raise InputError(path, f"non-numeric token {rest.split()[0][:30]!r} in cube data at value {parsed + 1:,}")
-        raise InputError(path, f"truncated cube data: expected {count:,} values, found {parsed:,}")
+    values, _ = _read_block(stream, header.dims, path, 1, order="C")  # z fastest
     if stream.read().strip():
-        raise InputError(path, f"too many values in cube data: more than the {count:,} its grid declares")
-    if not np.all(np.isfinite(values)):
-        raise InputError(path, "NaN or inf values in cube data")
-    rho = values.reshape(dims) / length_scale**3  # z fastest (C order); e/bohr³ → e/Å³
-    return structure, rho, dims
+        raise InputError(path, f"too many values in cube data: more than the {math.prod(header.dims):,} its grid declares")
+    return structure, values / scale**3, header.dims  # e/bohr³ → e/Å³
 
 
 # ---------------------------------------------------------------------------------------------
@@ -430,6 +457,8 @@ def read_density(
     *,
     root: str | Path | None = None,
     limits: ReadLimits | None = None,
+    raw: bytes | None = None,
+    sha256: str | None = None,
 ) -> DensityRecord:
     """Read one charge-density file into a :class:`DensityRecord` in physical units.
 
@@ -438,21 +467,43 @@ def read_density(
             (``.gz``, ``.bz2``, ``.xz``, ``.lzma``).
         root: the input root it was discovered under (decides the record's ``name``).
         limits: header limits, checked before anything large is allocated.
+        raw: the file's bytes, when the caller has already read them.
+        sha256: their SHA-256, when the caller has already computed it.
 
     Raises:
-        InputError: for anything that is not a usable density, naming the file and the reason.
+        InputError: for anything that is not a usable density, naming the file and the reason
+            (an unexpected failure while parsing is reported the same way, never as a traceback).
     """
-    limits = limits or ReadLimits()
+    path_str = str(path)
+    try:
+        return _read_density(path, root=root, limits=limits or ReadLimits(), raw=raw, sha256=sha256)
+    except InputError:
+        raise
+    except MemoryError:
+        raise InputError(path_str, "not enough memory to hold this density") from None
+    except Exception as exc:  # a parser failure on malformed input is still the input's fault
+        raise InputError(path_str, f"unreadable ({type(exc).__name__}: {exc})") from None
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """A file's bytes, or :class:`InputError` with the reason."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read file ({exc.strerror or exc})") from None
+
+
+def _read_density(
+    path: str | Path, *, root: str | Path | None, limits: ReadLimits, raw: bytes | None, sha256: str | None
+) -> DensityRecord:
     path_str = str(path)
     filename = Path(path).name
     kind = not_density_kind(filename)
     if kind:
         raise InputError(path_str, f"{kind} files hold volumetric data that is not a charge density; refused")
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(path_str, f"cannot read file ({exc.strerror or exc})") from None
-    digest = _hash_in_background(raw)
+    if raw is None:
+        raw = read_bytes(path)
+    digest = _hash_in_background(raw) if sha256 is None else None
     codec = detect_compression(raw, filename)
     head = _inflate_head(raw, codec, path_str) if codec else raw[:_HEADER_BYTES]
     _check_text(head, path_str)
@@ -460,15 +511,18 @@ def read_density(
     magnetization = None
     spin = "none"
     if is_cube_name(filename):
-        text = _inflate(raw, codec, path_str, max_bytes=limits.max_grid_points * _MAX_BYTES_PER_VALUE + _INFLATE_SLACK) if codec else raw
-        structure, rho, dims = _read_cube(path_str, text, limits, len(text), None)
-        n_electrons = float(rho.mean() * structure.volume)
-        rho = np.ascontiguousarray(rho, dtype=np.float32)
+        dims = _cube_header(io.BytesIO(head), path_str).dims
+        points = math.prod(dims)
+        _grid_capacity_check(points, len(raw), codec, path_str, limits)
+        text = _inflate(raw, codec, path_str, max_bytes=points * _MAX_BYTES_PER_VALUE + _INFLATE_SLACK) if codec else raw
+        structure, rho64, dims = _read_cube(path_str, text)
+        n_electrons = float(rho64.mean() * structure.volume)
+        rho = np.ascontiguousarray(rho64, dtype=np.float32)
         fmt = "cube"
     else:
         header = _parse_vasp_header(head, path_str)
         dims, structure = header.dims, header.structure
-        points = dims[0] * dims[1] * dims[2]
+        points = math.prod(dims)
         _grid_capacity_check(points, len(raw), codec, path_str, limits)
         text = _inflate(raw, codec, path_str, max_bytes=4 * points * _MAX_BYTES_PER_VALUE + _INFLATE_SLACK) if codec else raw
         blocks, n_electrons = _read_vasp_blocks(text, header, path_str)
@@ -490,7 +544,7 @@ def read_density(
         grid=tuple(int(d) for d in dims),  # type: ignore[arg-type]
         n_electrons=n_electrons,
         path=path_str,
-        sha256=digest.result(),
+        sha256=sha256 if digest is None else digest.result(),
         format=fmt,
         spin=spin,
         compression=codec,

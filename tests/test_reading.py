@@ -294,3 +294,53 @@ def test_copied_real_file_keeps_hash_and_name_rule(chgcar_dir: Path, tmp_path: P
     a = read_density(chgcar_dir / "atomate_Si_static_CHGCAR.gz")
     b = read_density(target, root=tmp_path / "runs")
     assert a.sha256 == b.sha256 and b.name == "Si-static"
+
+
+def test_multi_member_gzip_reads_like_gzip_does(tmp_path: Path) -> None:
+    """`cat a.gz b.gz` (or bgzip) is one valid gzip file."""
+    write_tiny_chgcar(tmp_path / "CHGCAR", grid=(6, 6, 6))
+    text = (tmp_path / "CHGCAR").read_bytes()
+    middle = len(text) // 2
+    packed = tmp_path / "two" / "CHGCAR.gz"
+    packed.parent.mkdir()
+    packed.write_bytes(gzip.compress(text[:middle]) + gzip.compress(text[middle:]))
+    np.testing.assert_array_equal(read_density(packed).rho, read_density(tmp_path / "CHGCAR").rho)
+
+
+CUBE_HEADER = "cube\ncomment\n    2    0.0    0.0    0.0\n    4    1.0    0.0    0.0\n    4    0.0    1.0    0.0\n    4    0.0    0.0    1.0\n"
+
+
+@pytest.mark.parametrize(
+    "text,reason",
+    [
+        ("cube\ncomment\n    2    0.0\n", "line 3"),
+        (CUBE_HEADER.replace("    4    0.0    1.0    0.0", "    4    0.0"), "line 5"),
+        (CUBE_HEADER + "   11   0.0   0.0 0.0 0.0\n   17  0.0\n" + "1.0 " * 64, "atom line 2"),
+        (CUBE_HEADER.replace("    4    1.0", "    2097152    1.0") + "   11   0.0   0.0 0.0 0.0\n   17 0.0 0.5 0.5 0.5\n1.0\n", "exceeds the limit|cannot fit"),
+        (CUBE_HEADER.replace("    2    0.0", "   -2    0.0"), "molecular-orbital"),
+    ],
+)
+def test_bad_cube_headers_are_refused(tmp_path: Path, text: str, reason: str) -> None:
+    path = tmp_path / "bad.cube"
+    path.write_text(text)
+    with pytest.raises(InputError, match=reason):
+        read_density(path)
+
+
+def test_cube_round_trip_units(tmp_path: Path) -> None:
+    """A cube of constant ρ = 0.01 e/bohr³ in a 4×4×4 bohr cell holds 0.64 electrons."""
+    path = tmp_path / "const.cube"
+    path.write_text(CUBE_HEADER + "   11   0.0   0.0 0.0 0.0\n   17 0.0 2.0 2.0 2.0\n" + " 0.01" * 64 + "\n")
+    record = read_density(path)
+    assert record.n_electrons == pytest.approx(0.64)
+    assert record.rho.mean() == pytest.approx(0.01 / BOHR_TO_ANGSTROM**3, rel=1e-6)
+    assert record.structure.composition.reduced_formula == "NaCl"
+
+
+def test_augmentation_count_cannot_force_an_allocation(tmp_path: Path) -> None:
+    write_tiny_chgcar(tmp_path / "CHGCAR", grid=(4, 4, 4))
+    path = tmp_path / "x" / "CHGCAR"
+    path.parent.mkdir()
+    path.write_text((tmp_path / "CHGCAR").read_text() + "augmentation occupancies   1  999999999999\n 0.1\n")
+    with pytest.raises(InputError, match="augmentation"):
+        read_density(path)

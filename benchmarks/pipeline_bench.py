@@ -1,0 +1,152 @@
+"""End-to-end throughput of ``screener run`` against a plain sequential loop, and peak memory vs. input count.
+
+Usage::
+
+    python benchmarks/pipeline_bench.py [--files 200] [--memory-files 50,400] [--model BUNDLE] [--work DIR]
+
+1. Writes ``max(--files, memory files)`` procrystal CHGCARs of built-in prototypes (VASP-like 0.1 Å).
+2. Throughput, side by side in one process: the plain loop (read → regrid → encode → predict, one file
+   at a time, the same stage functions, the same bundle, all CPU threads) and ``run_screen`` (Ray
+   Data, local instance with all CPUs), each on the same ``--files`` inputs; ``--repeats`` alternating
+   rounds, medians quoted.
+3. Peak memory: ``screener run`` in a fresh process on the first 50 and the first 400 files, sampling
+   the summed RSS of the process and all its children (driver, raylet, workers) every 0.2 s.
+
+Goals (issue 5): pipeline ≥ 1.5× the loop; peak memory at 400 files ≤ 1.2× that at 50.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+
+def write_inputs(folder: Path, count: int) -> list[Path]:
+    from screener.config import SynthConfig
+    from screener.synth import synthesize_prototypes
+
+    if folder.exists() and len(list(folder.glob("*/CHGCAR"))) >= count:
+        return sorted(folder.glob("*/CHGCAR"))[:count]
+    summary = synthesize_prototypes(folder, count=count, seed=7, config=SynthConfig(spacing=0.1), workers=os.cpu_count() or 1)
+    return sorted(summary.written)[:count]
+
+
+def sequential_loop(paths: list[Path], model: Path) -> float:
+    """The baseline: one file at a time through the same stages in this process; seconds."""
+    import torch
+
+    from screener.stages import PredictBatch, read_batch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    predictor = PredictBatch(model, precision="fp32", batch_size=1)
+    start = time.perf_counter()
+    for path in paths:
+        import numpy as np
+
+        batch = read_batch({"path": np.array([str(path)], dtype=object), "root": np.array([str(path.parent.parent)], dtype=object)})
+        predictor(batch)
+    return time.perf_counter() - start
+
+
+def pipeline_run(paths: list[Path], model: Path, out: Path) -> float:
+    from screener.config import RunConfig
+    from screener.pipeline import run_screen
+
+    listing = out.with_suffix(".txt")
+    listing.write_text("\n".join(str(p) for p in paths) + "\n")
+    start = time.perf_counter()
+    run_screen([listing], out, model=model, config=RunConfig(), progress=False)
+    return time.perf_counter() - start
+
+
+def peak_memory_of_run(paths: list[Path], model: Path, out: Path) -> dict:
+    """Run ``screener run`` in a child process; sample the summed RSS of its process tree."""
+    import psutil
+
+    listing = out.with_suffix(".txt")
+    listing.write_text("\n".join(str(p) for p in paths) + "\n")
+    command = [sys.executable, "-m", "screener.cli.main", "run", "--input", str(listing), "--output", str(out),
+               "--model", str(model), "--quiet"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    parent = psutil.Process(process.pid)
+    peak = 0
+    samples = []
+
+    def sample() -> None:
+        nonlocal peak
+        while process.poll() is None:
+            try:
+                tree = [parent, *parent.children(recursive=True)]
+                rss = sum(p.memory_info().rss for p in tree if p.is_running())
+            except psutil.Error:
+                continue
+            peak = max(peak, rss)
+            samples.append(rss)
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=sample)
+    thread.start()
+    output = process.communicate()[0]
+    thread.join()
+    if process.returncode != 0:
+        raise RuntimeError(output[-3000:])
+    return {"files": len(paths), "peak_rss_mb": peak / 2**20, "samples": len(samples)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=200)
+    parser.add_argument("--memory-files", default="50,400")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--model", type=Path, default=None, help="bundle (default: the shipped demo bundle)")
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "screener-pipeline-bench")
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    from screener.pipeline import default_model_path
+
+    model = args.model or default_model_path()
+    memory_counts = [int(n) for n in args.memory_files.split(",")]
+    paths = write_inputs(args.work / "inputs", max([args.files, *memory_counts]))
+    print(f"{len(paths)} inputs in {args.work / 'inputs'}; model {model}; {os.cpu_count()} CPUs")
+    loop_times, pipe_times = [], []
+    for round_ in range(args.repeats):
+        loop_times.append(sequential_loop(paths[: args.files], model))
+        out = args.work / f"out-{round_}"
+        shutil.rmtree(out, ignore_errors=True)
+        pipe_times.append(pipeline_run(paths[: args.files], model, out))
+        print(f"round {round_}: loop {loop_times[-1]:.1f} s, pipeline {pipe_times[-1]:.1f} s")
+    loop, pipe = statistics.median(loop_times), statistics.median(pipe_times)
+    result = {
+        "files": args.files,
+        "loop_seconds_median": loop,
+        "pipeline_seconds_median": pipe,
+        "loop_files_per_second": args.files / loop,
+        "pipeline_files_per_second": args.files / pipe,
+        "speedup": loop / pipe,
+    }
+    print(f"loop {result['loop_files_per_second']:.2f} files/s, pipeline {result['pipeline_files_per_second']:.2f} files/s, speed-up {result['speedup']:.2f}×")
+    if not args.skip_memory:
+        memory = []
+        for count in memory_counts:
+            out = args.work / f"mem-{count}"
+            shutil.rmtree(out, ignore_errors=True)
+            memory.append(peak_memory_of_run(paths[:count], model, out))
+            print(f"{count} files: peak RSS of the run's process tree {memory[-1]['peak_rss_mb']:.0f} MB")
+        result["memory"] = memory
+        result["memory_ratio"] = memory[-1]["peak_rss_mb"] / memory[0]["peak_rss_mb"]
+        print(f"peak memory ratio {memory_counts[-1]} vs {memory_counts[0]} files: {result['memory_ratio']:.2f}")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
