@@ -24,7 +24,7 @@ import logging
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from .errors import BundleError
 from .models.attention import AttentionRegressor
 from .models.autoencoder import InputTransform, PeriodicAutoencoder
 from .models.trees import LatentPCA
+from .reading import sha256_file
 from .targets import TARGETS_BY_NAME
 
 log = logging.getLogger(__name__)
@@ -87,16 +88,16 @@ class ModelBundle:
         return [t.name for t in self.targets]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+def manifest_digest(manifest: dict) -> str:
+    """SHA-256 of the manifest's canonical JSON; the model id is its first 16 digits.
 
-
-def _model_id(files: dict[str, str]) -> str:
-    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
+    The manifest lists every other file's hash, so this one digest covers the whole bundle: an
+    edited transform, scale, blend weight or grid changes it as surely as an edited weight file.
+    ``model_id`` itself and ``created_at`` are left out, so saving the same model again keeps its id.
+    """
+    content = {key: value for key, value in manifest.items() if key not in ("model_id", "created_at")}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=_json_default)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
@@ -135,15 +136,13 @@ def save_bundle(bundle: ModelBundle, path: str | Path) -> str:
         for target, booster in bundle.boosters.items():
             best = booster.best_iteration if booster.best_iteration and booster.best_iteration > 0 else None
             booster.save_model(str(staging / f"lgbm_{target}.txt"), num_iteration=best)
-        files = {p.name: _sha256(p) for p in sorted(staging.iterdir())}
-        model_id = _model_id(files)
+        files = {p.name: sha256_file(p) for p in sorted(staging.iterdir())}
         ae_config = bundle.autoencoder.config
         manifest = {
             "format_version": FORMAT_VERSION,
             "screener_version": __version__,
             "torch_version": torch.__version__,
             "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "model_id": model_id,
             "grid": bundle.regrid.grid,
             "regrid": asdict(bundle.regrid),
             "input_transform": bundle.transform.to_dict(),
@@ -168,7 +167,11 @@ def save_bundle(bundle: ModelBundle, path: str | Path) -> str:
             "info": bundle.info,
             "files": files,
         }
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False, default=_json_default) + "\n")
+        # round-trip through JSON first, so the digest is over exactly what a reader will parse
+        manifest = json.loads(json.dumps(manifest, default=_json_default))
+        model_id = manifest_digest(manifest)[:16]
+        manifest = {"model_id": model_id, **manifest}
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
         if path.exists():
             shutil.rmtree(path)
         os.replace(staging, path)
@@ -187,6 +190,12 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def _config(kind, values: dict):
+    """A config dataclass from manifest values: unknown keys (other versions) ignored, lists → tuples."""
+    known = {f.name for f in fields(kind)}
+    return kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in known})
 
 
 def read_manifest(path: str | Path) -> dict:
@@ -225,10 +234,10 @@ def verify_bundle(path: str | Path, *, expect_grid: int | None = None) -> dict:
             raise BundleError(f"{path / MANIFEST}: file entry {name!r} is not a plain file name")
         if not file_path.is_file():
             raise BundleError(f"{file_path}: missing from bundle")
-        if _sha256(file_path) != expected:
+        if sha256_file(file_path) != expected:
             raise BundleError(f"{file_path}: SHA-256 does not match the manifest (file altered or corrupt)")
-    if manifest.get("model_id") != _model_id(files):
-        raise BundleError(f"{path / MANIFEST}: model_id does not match the file hashes (manifest altered)")
+    if manifest.get("model_id") != manifest_digest(manifest)[:16]:
+        raise BundleError(f"{path / MANIFEST}: content does not match its model_id (manifest altered)")
     grid = manifest.get("grid")
     autoencoder = manifest.get("autoencoder", {})
     if grid != autoencoder.get("grid") or grid != manifest.get("regrid", {}).get("grid"):
@@ -253,12 +262,9 @@ def load_bundle(path: str | Path, *, expect_grid: int | None = None, device: str
     path = Path(path)
     manifest = verify_bundle(path, expect_grid=expect_grid)
     try:
-        ae_config = AutoencoderConfig(**{**manifest["autoencoder"], "channels": tuple(manifest["autoencoder"]["channels"])})
-        att_raw = manifest["attention"]
-        att_config = AttentionConfig(
-            **{**att_raw, "widths": tuple(att_raw["widths"]), "tabular_hidden": tuple(att_raw["tabular_hidden"])}
-        )
-        regrid = RegridConfig(**manifest["regrid"])
+        ae_config = _config(AutoencoderConfig, manifest["autoencoder"])
+        att_config = _config(AttentionConfig, manifest["attention"])
+        regrid = _config(RegridConfig, manifest["regrid"])
         transform = InputTransform.from_dict(manifest["input_transform"])
         targets = [TargetStats(t["name"], float(t["mean"]), float(t["std"])) for t in manifest["targets"]]
         arrays = {name: np.load(path / f"{name}.npy", allow_pickle=False) for name in _ARRAYS}
@@ -295,7 +301,7 @@ def load_bundle(path: str | Path, *, expect_grid: int | None = None, device: str
         boosters=boosters,
         blend_weights={k: float(v) for k, v in manifest["blend_weights"].items()},
         recon_error_p95=float(manifest["recon_error_p95"]),
-        lgbm=LgbmConfig(**manifest.get("lgbm", {})),
+        lgbm=_config(LgbmConfig, manifest.get("lgbm", {})),
         info=manifest.get("info", {}),
         model_id=manifest["model_id"],
         path=path,

@@ -79,14 +79,13 @@ class AutoencoderConfig:
     Attributes:
         grid: input points per axis (latent is ``grid // 8`` per axis).
         channels: encoder widths; the last one is the number of latent channels.
-        rho0: density scale in e/Å³ of the ``log1p`` input transform, x = log1p(ρ/ρ0).
-        transform: input transform of ρ (``log1p`` or ``linear``; chosen by reconstruction error in training).
+
+    The input transform of ρ is not a setting: training chooses it by reconstruction error
+    (:data:`screener.training.TRANSFORM_CANDIDATES`) and the bundle records it.
     """
 
     grid: int = 128
     channels: tuple[int, int, int, int] = (16, 32, 32, 16)
-    rho0: float = 0.05
-    transform: Literal["log1p", "linear"] = "log1p"
 
     @property
     def latent_grid(self) -> int:
@@ -187,7 +186,8 @@ class RunConfig:
         limit: process at most this many discovered inputs.
         address: Ray address (None: start a local instance).
         rows_per_part: rows per Parquet part file.
-        max_in_flight_grids: bound on densities held by the pipeline at once (memory bound).
+        in_flight_bytes: object-store budget of the streaming pipeline (back-pressure beyond it), bytes.
+        retry_errors: on resume, read again the inputs an earlier run recorded as failed.
     """
 
     gpus: int = 0
@@ -200,5 +200,6 @@ class RunConfig:
     limit: int | None = None
     address: str | None = None
     rows_per_part: int = 256
-    max_in_flight_grids: int = 64
+    in_flight_bytes: int = 2 * 1024**3
+    retry_errors: bool = False
     read_limits: ReadLimits = field(default_factory=ReadLimits)

@@ -14,15 +14,17 @@ import json
 import logging
 import os
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
 from .config import ReadLimits, RegridConfig
 from .discovery import InputFile
+from .errors import ScreenerError
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +106,14 @@ def _prepare_star(args):
     return _prepare_one(*args)
 
 
+def _map_or_explain(pool: ProcessPoolExecutor, tasks: list) -> Iterator[dict]:
+    """pool.map, with a dead worker process (out of memory, killed) turned into one clear error."""
+    try:
+        yield from pool.map(_prepare_star, tasks, chunksize=8)
+    except BrokenProcessPool as exc:
+        raise ScreenerError(f"a worker reading densities died ({exc}); out of memory? retry with --workers 1") from None
+
+
 def prepare_dataset(
     files: Sequence[InputFile],
     workdir: str | Path,
@@ -143,7 +153,7 @@ def prepare_dataset(
     tasks = [(item, regrid, limits) for item in selected]
     bar = tqdm(total=len(tasks), desc="reading densities", unit="file", disable=not progress)
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        for result in pool.map(_prepare_star, tasks, chunksize=8):
+        for result in _map_or_explain(pool, tasks):
             bar.update()
             if "error" in result:
                 errors.append({"path": result["path"], "reason": result["error"]})
@@ -159,14 +169,16 @@ def prepare_dataset(
     grids.flush()
     count = len(names)
     del grids
-    # keep only the filled rows
-    full = np.load(workdir / "grids.tmp.npy", mmap_mode="r")
-    final = np.lib.format.open_memmap(workdir / "grids.npy", mode="w+", dtype=np.float32, shape=(count, n, n, n))
-    for start in range(0, count, 256):
-        final[start : start + 256] = full[start : start + 256]
-    final.flush()
-    del final, full
-    (workdir / "grids.tmp.npy").unlink()
+    if count == len(selected):  # every file was usable: the array is complete as written
+        os.replace(workdir / "grids.tmp.npy", workdir / "grids.npy")
+    else:  # copy only the filled rows
+        full = np.load(workdir / "grids.tmp.npy", mmap_mode="r")
+        final = np.lib.format.open_memmap(workdir / "grids.npy", mode="w+", dtype=np.float32, shape=(count, n, n, n))
+        for start in range(0, count, 256):
+            final[start : start + 256] = full[start : start + 256]
+        final.flush()
+        del final, full
+        (workdir / "grids.tmp.npy").unlink()
     feature_count = len(tabular[0]) if tabular else 0
     np.save(workdir / "tabular.npy", np.asarray(tabular, dtype=np.float64).reshape(count, feature_count))
     np.save(workdir / "extras.npy", np.asarray(extras, dtype=np.float64).reshape(count, len(EXTRAS)))

@@ -65,7 +65,9 @@ def discover(inputs: Iterable[str | Path], *, skipped: list[str] | None = None) 
     seen: set[str] = set()
 
     def add(path: Path, root: Path) -> None:
-        key = str(path.resolve())
+        # Keyed by the path as given (absolute), not the resolved target: a symlink is a second
+        # input with the same bytes, which the pipeline records as a duplicate rather than dropping.
+        key = os.path.abspath(path)
         if key not in seen:
             seen.add(key)
             found.append(InputFile(os.path.abspath(path), os.path.abspath(root)))

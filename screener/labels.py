@@ -47,25 +47,29 @@ class LabelSet:
         return {name: int(np.isfinite(v).sum()) for name, v in self.values.items()}
 
 
-def _read_table(path: Path):
+def read_table(path: str | Path, *, what: str = "labels file"):
+    """A CSV or Parquet table as a pandas DataFrame, or :class:`LabelError` naming the file and the reason."""
     import pandas as pd
 
+    path = Path(path)
     if not path.is_file():
-        raise LabelError(f"{path}: labels file not found")
-    suffix = path.suffix.lower()
+        raise LabelError(f"{path}: {what} not found")
     try:
-        if suffix in (".parquet", ".pq"):
+        if path.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(path)
         return pd.read_csv(path)
-    except Exception as exc:
-        raise LabelError(f"{path}: cannot read labels ({type(exc).__name__}: {exc})") from None
+    except Exception as exc:  # pandas/pyarrow raise many types for a malformed file
+        raise LabelError(f"{path}: cannot read {what} ({type(exc).__name__}: {exc})") from None
 
 
 def resolve_columns(columns: list[str], mapping: dict[str, str] | None = None) -> tuple[str, dict[str, str], str | None]:
     """(id column, {target: source column}, poisson column or None) for a table's columns."""
     mapping = dict(mapping or {})
     lower = {c.lower(): c for c in columns}
-    id_column = mapping.pop("id", None) or next((lower[a.lower()] for a in ID_ALIASES if a.lower() in lower), None)
+    mapped_id = [column for column, target in mapping.items() if target == "id"]
+    for column in mapped_id:
+        del mapping[column]
+    id_column = mapped_id[0] if mapped_id else next((lower[a.lower()] for a in ID_ALIASES if a.lower() in lower), None)
     if id_column is None or id_column not in columns:
         raise LabelError(f"no id column: expected one of {', '.join(ID_ALIASES)} (or --map COLUMN=id); found {columns}")
     sources: dict[str, str] = {}
@@ -91,7 +95,7 @@ def resolve_columns(columns: list[str], mapping: dict[str, str] | None = None) -
 def load_labels(path: str | Path, *, mapping: dict[str, str] | None = None) -> LabelSet:
     """Read and validate a labels file (see the module docstring for the rules)."""
     path = Path(path)
-    table = _read_table(path)
+    table = read_table(path)
     id_column, sources, poisson_column = resolve_columns(list(table.columns), mapping)
     ids = [str(v) for v in table[id_column].tolist()]
     duplicates = {i for i in ids if ids.count(i) > 1} if len(set(ids)) != len(ids) else set()

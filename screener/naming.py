@@ -15,7 +15,9 @@ COMPRESSION_SUFFIXES: dict[str, str] = {".gz": "gzip", ".bz2": "bzip2", ".xz": "
 
 _VASP_OUTPUT_NAME = re.compile(r"^(CHGCAR|CHG|AECCAR[012]|PARCHG)$")
 _NOT_DENSITY = re.compile(r"(LOCPOT|ELFCAR)", re.IGNORECASE)
-_DENSITY_TOKEN = re.compile(r"(CHGCAR|CHG|AECCAR[012]|PARCHG)", re.IGNORECASE)
+#: a VASP density name as a whole token of a file name (``CHGCAR``, ``Si_CHG``, ``CHGCAR.spin``,
+#: ``PARCHG.0125.ALLK``), upper case as VASP writes it; ``chgsum.pl`` or ``CHGNET.json`` do not match.
+_DENSITY_TOKEN = re.compile(r"(?:^|[._-])(CHGCAR|CHG|AECCAR[012]|PARCHG)(?:$|[._-])")
 
 
 def strip_compression(filename: str) -> tuple[str, str | None]:

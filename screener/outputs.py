@@ -10,16 +10,21 @@ every input ends up exactly once in predictions or errors.
 from __future__ import annotations
 
 import datetime as _dt
+import fcntl
 import json
 import logging
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .errors import ConfigError
 from .schema import (
     ERRORS_DIR,
     ERRORS_SCHEMA,
@@ -49,11 +54,19 @@ class ResumeState:
 
     Attributes:
         predicted: id → path of every predicted input.
-        errored_paths: paths already recorded in the errors table.
+        errors: path → id of every input in the errors table.
+        model_id: the model the earlier runs used.
     """
 
     predicted: dict[str, str] = field(default_factory=dict)
-    errored_paths: set[str] = field(default_factory=set)
+    errors: dict[str, str | None] = field(default_factory=dict)  # path → id (None: unreadable)
+    model_id: str | None = None
+    errors_to_retry: set[str] = field(default_factory=set)  # paths whose errors are retried (--retry-errors)
+
+    @property
+    def error_pairs(self) -> frozenset[tuple[str, str]]:
+        """(path, id) of every recorded error whose file could be hashed."""
+        return frozenset((path, file_id) for path, file_id in self.errors.items() if file_id)
 
 
 def _parts(folder: Path) -> list[Path]:
@@ -82,12 +95,57 @@ def load_resume_state(out_dir: Path) -> ResumeState:
     removed = remove_orphans(out_dir)
     if removed:
         log.info("removed %d incomplete part files left by an interrupted run", removed)
-    for part in _parts(out_dir / PREDICTIONS_DIR) if (out_dir / PREDICTIONS_DIR).exists() else []:
-        table = pq.read_table(part, columns=["id", "path"])
-        state.predicted.update(zip(table.column("id").to_pylist(), table.column("path").to_pylist()))
-    for part in _parts(out_dir / ERRORS_DIR) if (out_dir / ERRORS_DIR).exists() else []:
-        state.errored_paths.update(pq.read_table(part, columns=["path"]).column("path").to_pylist())
+    try:
+        for part in _parts(out_dir / PREDICTIONS_DIR) if (out_dir / PREDICTIONS_DIR).exists() else []:
+            table = pq.read_table(part, columns=["id", "path"])
+            state.predicted.update(zip(table.column("id").to_pylist(), table.column("path").to_pylist()))
+        for part in _parts(out_dir / ERRORS_DIR) if (out_dir / ERRORS_DIR).exists() else []:
+            table = pq.read_table(part, columns=["path", "id"])
+            state.errors.update(zip(table.column("path").to_pylist(), table.column("id").to_pylist()))
+    except (OSError, pa.ArrowException) as exc:
+        raise ConfigError(f"{out_dir}: cannot resume, a part file is unreadable ({exc}); move it away or use a new --output") from None
+    manifest = out_dir / MANIFEST_NAME
+    if manifest.is_file():
+        state.model_id = json.loads(manifest.read_text()).get("model_id")
     return state
+
+
+def drop_error_rows(out_dir: Path, paths: set[str], *, keep_run: str) -> int:
+    """Remove earlier runs' error rows for ``paths`` (inputs this run predicted or failed again).
+
+    Each affected part is rewritten atomically; returns the number of rows removed.
+    """
+    removed = 0
+    for part in _parts(out_dir / ERRORS_DIR) if (out_dir / ERRORS_DIR).exists() else []:
+        table = pq.read_table(part)
+        stale = pc.and_(pc.is_in(table.column("path"), pa.array(sorted(paths))), pc.not_equal(table.column("run_id"), keep_run))
+        count = pc.sum(stale).as_py() or 0
+        if not count:
+            continue
+        kept = table.filter(pc.invert(stale))
+        if kept.num_rows:
+            write_table_atomically(kept, part)
+        else:
+            part.unlink()
+        removed += count
+    return removed
+
+
+@contextmanager
+def exclusive_output(out_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``out_dir`` for one run (two runs into one folder would collide)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(out_dir / ".lock", "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ConfigError(f"another screener run is writing to {out_dir}") from None
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
 
 
 class ResultWriter:
@@ -112,9 +170,7 @@ class ResultWriter:
 
     def add_prediction(self, row: dict, latent: np.ndarray, embedding: np.ndarray) -> None:
         self._predictions.append({**row, "run_id": self.run_id, "created_at": self.created_at})
-        self._latents.append(
-            {"id": row["id"], "latent": np.asarray(latent, np.float32), "embedding": np.asarray(embedding, np.float32), "model_id": row.get("model_id")}
-        )
+        self._latents.append((row["id"], np.asarray(latent, np.float32).ravel(), np.asarray(embedding, np.float32).ravel(), row.get("model_id")))
         if len(self._predictions) >= self.rows_per_part:
             self.flush()
 
@@ -132,7 +188,7 @@ class ResultWriter:
         name = f"part-{self.run_id}-{self._sequence:05d}.parquet"
         self._sequence += 1
         if self._predictions:
-            latents = pa.Table.from_pylist(self._latents, schema=LATENTS_SCHEMA)
+            latents = _latents_table(self._latents)
             predictions = pa.Table.from_pylist(self._predictions, schema=PREDICTIONS_SCHEMA)
             write_table_atomically(latents, self.out_dir / LATENTS_DIR / name)
             write_table_atomically(predictions, self.out_dir / PREDICTIONS_DIR / name)
@@ -142,6 +198,22 @@ class ResultWriter:
             write_table_atomically(pa.Table.from_pylist(self._errors, schema=ERRORS_SCHEMA), self.out_dir / ERRORS_DIR / name)
             self.counts["errors"] += len(self._errors)
             self._errors = []
+
+
+def _list_array(vectors: list[np.ndarray]) -> pa.ListArray:
+    """float32 vectors → a list<float32> column without a per-element Python loop."""
+    lengths = np.fromiter((len(v) for v in vectors), dtype=np.int32, count=len(vectors))
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    values = np.concatenate(vectors) if vectors else np.zeros(0, np.float32)
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values.astype(np.float32, copy=False)))
+
+
+def _latents_table(rows: list[tuple]) -> pa.Table:
+    ids, latents, embeddings, models = zip(*rows)
+    return pa.Table.from_arrays(
+        [pa.array(ids, pa.string()), _list_array(list(latents)), _list_array(list(embeddings)), pa.array(models, pa.string())],
+        schema=LATENTS_SCHEMA,
+    )
 
 
 def count_rows(out_dir: Path) -> dict[str, int]:

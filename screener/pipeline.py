@@ -2,7 +2,7 @@
 
 The only module that knows about Ray. The dataset holds file paths, not contents. Stage 1
 (:class:`ReadActor`, CPU actors) reads, checks and featurizes each file; stage 2
-(:class:`PredictActor`, one replica per GPU, or CPU replicas with ``--gpus 0``) loads the bundle
+(:class:`~screener.stages.PredictBatch`, one replica per GPU, or CPU replicas with ``--gpus 0``) loads the bundle
 once and regrids, encodes and predicts on its device. The driver consumes the stream, removes
 duplicates (same bytes under two paths), writes part files atomically and keeps exact accounting:
 every discovered input ends up once in predictions or in errors.
@@ -27,7 +27,7 @@ from . import __version__
 from .config import RunConfig
 from .discovery import discover
 from .errors import ConfigError
-from .outputs import ResultWriter, load_resume_state, update_manifest
+from .outputs import ResultWriter, ResumeState, drop_error_rows, exclusive_output, load_resume_state, update_manifest
 from .schema import PREDICTIONS_SCHEMA
 from .stages import PredictBatch, read_batch
 
@@ -38,7 +38,7 @@ _PREDICTION_COLUMNS = [f.name for f in PREDICTIONS_SCHEMA if f.name not in ("run
 
 @dataclass
 class RunSummary:
-    """What one ``screener run`` did."""
+    """What one ``screener run`` did. ``discovered == predicted + failed + duplicates + skipped``."""
 
     run_id: str
     output: Path
@@ -46,7 +46,7 @@ class RunSummary:
     predicted: int = 0
     failed: int = 0
     duplicates: int = 0
-    skipped: int = 0  # already done by an earlier run
+    skipped: int = 0  # already in the output from an earlier run (predicted, or failed with the same bytes)
     seconds: float = 0.0
     errors_by_stage: dict[str, int] = field(default_factory=dict)
     workers: dict[str, int] = field(default_factory=dict)  # "pid|gpu ids|device" → rows predicted
@@ -60,18 +60,15 @@ class RunSummary:
 
 
 class ReadActor:
-    """Ray actor wrapper of :func:`screener.stages.read_batch` holding the ids to skip."""
+    """Ray actor wrapper of :func:`screener.stages.read_batch` holding what to skip (sent once per actor)."""
 
-    def __init__(self, limits, skip_ids: Sequence[str]) -> None:
+    def __init__(self, limits, skip_ids: Sequence[str], skip_errors: Sequence[tuple[str, str]]) -> None:
         self.limits = limits
         self.skip_ids = frozenset(skip_ids)
+        self.skip_errors = frozenset(tuple(pair) for pair in skip_errors)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return read_batch(batch, limits=self.limits, skip_ids=self.skip_ids)
-
-
-class PredictActor(PredictBatch):
-    """Ray actor: :class:`screener.stages.PredictBatch` (bundle loaded once per replica)."""
+        return read_batch(batch, limits=self.limits, skip_ids=self.skip_ids, skip_errors=self.skip_errors)
 
 
 def _auth_environment(address: str | None) -> None:
@@ -97,10 +94,15 @@ def ray_session(config: RunConfig) -> Iterator[None]:
         return
     _auth_environment(config.address)
     options = {"include_dashboard": False, "logging_level": logging.WARNING, "log_to_driver": True}
-    if config.address:
-        ray.init(address=config.address, **options)
-    else:
-        ray.init(address="local", num_cpus=config.cpus, **options)
+    try:
+        if config.address:
+            ray.init(address=config.address, **options)
+        else:
+            ray.init(address="local", num_cpus=config.cpus, **options)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        target = config.address or "a local instance"
+        hint = " (a cluster started with `ray start` needs RAY_AUTH_MODE=token and its token)" if config.address else ""
+        raise ConfigError(f"cannot start or join Ray at {target}: {exc}{hint}") from None
     try:
         yield
     finally:
@@ -108,7 +110,7 @@ def ray_session(config: RunConfig) -> Iterator[None]:
 
 
 def check_resources(gpus: int) -> dict:
-    """Fail at once when the cluster cannot hold the requested GPU replicas (instead of hanging)."""
+    """Fail at once when the cluster cannot hold the requested replicas (instead of hanging)."""
     import ray
 
     resources = ray.cluster_resources()
@@ -132,13 +134,8 @@ def _replica_counts(config: RunConfig, resources: dict) -> tuple[int, int]:
     cpus = int(resources.get("CPU", 1))
     if config.cpus:
         cpus = min(cpus, config.cpus)
-    if config.gpus > 0:
-        predict = config.gpus
-        readers = max(1, cpus - predict)
-    else:
-        predict = max(1, cpus // 2)
-        readers = max(1, cpus - predict)
-    return readers, predict
+    predict = config.gpus if config.gpus > 0 else max(1, cpus // 2)
+    return max(1, cpus - predict), predict
 
 
 def default_model_path() -> Path:
@@ -157,57 +154,73 @@ def run_screen(
     progress: bool = True,
 ) -> RunSummary:
     """Screen ``inputs`` (folders, files, or path lists) into ``output`` (see the module docstring)."""
-    import ray
-
     from .bundle import verify_bundle
 
     start = time.perf_counter()
     model_path = Path(model) if model else default_model_path()
     manifest = verify_bundle(model_path)  # fail fast, before starting Ray
     output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
     run_id = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     summary = RunSummary(run_id=run_id, output=output, model_id=manifest["model_id"])
-
     skipped_volumetric: list[str] = []
     files = discover(inputs, skipped=skipped_volumetric)
     if config.limit is not None:
         files = files[: config.limit]
     summary.discovered = len(files)
-    state = load_resume_state(output) if config.resume else None
-    if not config.resume and any((output / d).exists() for d in ("predictions", "errors")):
-        raise ConfigError(f"{output} already holds results; use --resume to continue it or choose another --output")
-    done_ids = dict(state.predicted) if state else {}
-    todo = [f for f in files if not (state and f.path in state.errored_paths)]
-    summary.skipped = len(files) - len(todo)
 
-    writer = ResultWriter(output, run_id, rows_per_part=config.rows_per_part)
-    seen: dict[str, str] = dict(done_ids)  # id → first path (this run or earlier)
-    with ray_session(config):
-        resources = check_resources(config.gpus)
-        readers, replicas = _replica_counts(config, resources)
-        registry = output / f".replicas-{run_id}"
-        if todo:
-            _stream(todo, model_path, config, readers=readers, replicas=replicas, done_ids=done_ids,
-                    writer=writer, seen=seen, summary=summary, progress=progress, registry=registry)  # fmt: skip
-        writer.flush()
-        summary.replicas = read_replica_registry(registry)
-    summary.seconds = time.perf_counter() - start
-    summary.predicted = writer.counts["predicted"]
-    run = {
-        "run_id": run_id,
+    with exclusive_output(output):
+        state = _resume_state(output, config, model_id=manifest["model_id"])
+        writer = ResultWriter(output, run_id, rows_per_part=config.rows_per_part)
+        router = _Router(writer, summary, state)
+        with ray_session(config):
+            resources = check_resources(config.gpus)
+            readers, replicas = _replica_counts(config, resources)
+            registry = output / f".replicas-{run_id}"
+            if files:
+                _stream(files, model_path, config, readers=readers, replicas=replicas, state=state,
+                        router=router, progress=progress, registry=registry)  # fmt: skip
+            writer.flush()
+            summary.replicas = read_replica_registry(registry)
+        if router.superseded:
+            removed = drop_error_rows(output, router.superseded, keep_run=run_id)
+            log.info("removed %d error rows of earlier runs for inputs this run handled again", removed)
+        summary.seconds = time.perf_counter() - start
+        summary.predicted = writer.counts["predicted"]
+        update_manifest(output, _run_record(summary, inputs, model_path, config, readers, replicas, len(skipped_volumetric)))
+    return summary
+
+
+def _resume_state(output: Path, config: RunConfig, *, model_id: str) -> ResumeState:
+    """What earlier runs left in ``output`` (empty for a fresh folder); refuses mixing models."""
+    has_results = any((output / d).exists() for d in ("predictions", "errors"))
+    if has_results and not config.resume:
+        raise ConfigError(f"{output} already holds results; rerun with --resume to continue it, or choose another --output")
+    state = load_resume_state(output) if has_results else ResumeState()
+    if state.model_id and state.model_id != model_id:
+        raise ConfigError(
+            f"{output} holds predictions of model {state.model_id}, not {model_id}; "
+            "resume with the same --model or write to another --output"
+        )
+    if config.retry_errors:
+        state.errors_to_retry = set(state.errors)
+    return state
+
+
+def _run_record(summary: RunSummary, inputs, model_path: Path, config: RunConfig, readers: int, replicas: int, non_density: int) -> dict:
+    return {
+        "run_id": summary.run_id,
         "started": _dt.datetime.fromtimestamp(time.time() - summary.seconds, _dt.timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(summary.seconds, 3),
         "inputs": [str(i) for i in inputs],
         "model": str(model_path),
-        "model_id": manifest["model_id"],
+        "model_id": summary.model_id,
         "counts": {
             "discovered": summary.discovered,
             "predicted": summary.predicted,
             "failed": summary.failed,
             "duplicates": summary.duplicates,
             "skipped_already_done": summary.skipped,
-            "non_density_files_skipped": len(skipped_volumetric),
+            "non_density_files_skipped": non_density,
         },
         "errors_by_stage": summary.errors_by_stage,
         "throughput_files_per_second": round(summary.files_per_second, 3),
@@ -215,11 +228,9 @@ def run_screen(
         "config": {k: v for k, v in config.__dict__.items() if k != "read_limits"},
         "versions": _versions(),
     }
-    update_manifest(output, run)
-    return summary
 
 
-def _stream(todo, model_path, config: RunConfig, *, readers, replicas, done_ids, writer, seen, summary, progress, registry) -> None:
+def _stream(files, model_path, config: RunConfig, *, readers, replicas, state: ResumeState, router, progress, registry) -> None:
     import ray
     from ray.data import ActorPoolStrategy, DataContext
     from ray.data._internal.execution.interfaces import ExecutionResources
@@ -230,24 +241,23 @@ def _stream(todo, model_path, config: RunConfig, *, readers, replicas, done_ids,
     context.enable_progress_bars = False
     context.enable_auto_log_stats = False
     context.execution_options.preserve_order = False
-    # Bound the densities in flight: Ray Data applies back-pressure when this budget is used up.
-    context.execution_options.resource_limits = ExecutionResources.for_limits(
-        object_store_memory=config.max_in_flight_grids * 64 * 1024**2
-    )
-    items = [{"path": f.path, "root": f.root} for f in todo]
+    # Bound what is in flight: Ray Data applies back-pressure when this object-store budget is used.
+    context.execution_options.resource_limits = ExecutionResources.for_limits(object_store_memory=config.in_flight_bytes)
+    items = [{"path": f.path, "root": f.root} for f in files]
     # Enough blocks that every replica gets work even for small inputs, at most one per file.
     blocks = min(len(items), max(math.ceil(len(items) / config.read_batch_size), 2 * replicas))
     dataset = ray.data.from_items(items, override_num_blocks=max(1, blocks))
+    skip_errors = [pair for pair in state.error_pairs if pair[0] not in state.errors_to_retry]
     dataset = dataset.map_batches(
         ReadActor,
-        fn_constructor_kwargs={"limits": config.read_limits, "skip_ids": list(done_ids)},
+        fn_constructor_kwargs={"limits": config.read_limits, "skip_ids": list(state.predicted), "skip_errors": skip_errors},
         batch_size=config.read_batch_size,
         batch_format="numpy",
         compute=ActorPoolStrategy(min_size=1, max_size=readers),
         num_cpus=1,
     )
     dataset = dataset.map_batches(
-        PredictActor,
+        PredictBatch,
         fn_constructor_args=(str(model_path),),
         fn_constructor_kwargs={
             "precision": config.precision,
@@ -262,9 +272,9 @@ def _stream(todo, model_path, config: RunConfig, *, readers, replicas, done_ids,
         num_gpus=1 if config.gpus > 0 else 0,
         num_cpus=1,
     )
-    bar = tqdm(total=len(todo), desc="screening", unit="file", disable=not progress, smoothing=0.1)
+    bar = tqdm(total=len(items), desc="screening", unit="file", disable=not progress, smoothing=0.1)
     for batch in dataset.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
-        _consume(batch, writer=writer, seen=seen, done_ids=done_ids, summary=summary)
+        router.consume(batch)
         bar.update(len(batch["path"]))
     bar.close()
 
@@ -279,36 +289,63 @@ def read_replica_registry(folder: Path) -> list[dict]:
     return entries
 
 
-def _consume(batch: dict[str, np.ndarray], *, writer: ResultWriter, seen: dict[str, str], done_ids: dict[str, str], summary: RunSummary) -> None:
-    """Route each row of a predicted batch to predictions, errors (failures, duplicates) or nowhere (resumed)."""
-    for i in range(len(batch["path"])):
-        status, path, file_id = batch["status"][i], str(batch["path"][i]), str(batch["id"][i] or "")
+class _Router:
+    """Sends each row of the stream to predictions, errors, or nowhere, keeping exact accounting.
+
+    * same bytes as an input already predicted (this run or earlier) → a ``duplicate`` error row;
+    * a row Ray re-delivers after a retry (same path, already handled) → ignored;
+    * an input that an earlier run recorded as failed and this run handled again → its old error
+      rows are dropped at the end (``superseded``), so it stays in exactly one table.
+    """
+
+    def __init__(self, writer: ResultWriter, summary: RunSummary, state: ResumeState) -> None:
+        self.writer = writer
+        self.summary = summary
+        self.state = state
+        self.seen: dict[str, str] = dict(state.predicted)  # id → the path predicted for it
+        self.handled: set[str] = set()  # paths written by this run
+        self.superseded: set[str] = set()
+
+    def consume(self, batch: dict[str, np.ndarray]) -> None:
+        for i in range(len(batch["path"])):
+            self._route(batch, i)
+
+    def _route(self, batch: dict[str, np.ndarray], i: int) -> None:
+        status, path, file_id = str(batch["status"][i]), str(batch["path"][i]), str(batch["id"][i] or "")
+        if path in self.handled:
+            return  # re-delivered by a retried task
         worker = str(batch["worker"][i]) if "worker" in batch else ""
         if worker:
-            summary.workers[worker] = summary.workers.get(worker, 0) + 1
+            self.summary.workers[worker] = self.summary.workers.get(worker, 0) + 1
         if status == "skipped":
-            if done_ids.get(file_id) != path:  # same bytes as a file predicted by an earlier run
-                _record_error(writer, summary, path, file_id, "duplicate", "Duplicate", f"same bytes as {done_ids.get(file_id)} (already predicted)")
-            continue
+            first = self.state.predicted.get(file_id)
+            if batch["stage"][i] == "done" and first is not None and first != path:
+                self._error(path, file_id, "duplicate", "Duplicate", f"same bytes as {first} (predicted by an earlier run)")
+            else:
+                self.summary.skipped += 1
+            return
+        if path in self.state.errors:
+            self.superseded.add(path)
         if status == "error":
-            _record_error(writer, summary, path, file_id, str(batch["stage"][i]), str(batch["error_type"][i]), str(batch["message"][i]))
-            continue
-        if file_id in seen:
-            _record_error(writer, summary, path, file_id, "duplicate", "Duplicate", f"same bytes as {seen[file_id]}; predicted once")
-            continue
-        seen[file_id] = path
-        row = {column: _scalar(batch, column, i) for column in _PREDICTION_COLUMNS if column in batch or column == "grid"}
+            self._error(path, file_id, str(batch["stage"][i]), str(batch["error_type"][i]), str(batch["message"][i]))
+            return
+        if file_id in self.seen:
+            self._error(path, file_id, "duplicate", "Duplicate", f"same bytes as {self.seen[file_id]}; predicted once")
+            return
+        self.seen[file_id] = path
+        self.handled.add(path)
+        row = {column: _scalar(batch, column, i) for column in _PREDICTION_COLUMNS if column in batch}
         row["grid"] = [int(v) for v in batch["grid"][i]]
-        writer.add_prediction(row, batch["latent"][i], batch["embedding"][i])
+        self.writer.add_prediction(row, batch["latent"][i], batch["embedding"][i])
 
-
-def _record_error(writer: ResultWriter, summary: RunSummary, path: str, file_id: str, stage: str, error_type: str, message: str) -> None:
-    writer.add_error(path=path, file_id=file_id or None, stage=stage, error_type=error_type, message=message)
-    if stage == "duplicate":
-        summary.duplicates += 1
-    else:
-        summary.failed += 1
-    summary.errors_by_stage[stage] = summary.errors_by_stage.get(stage, 0) + 1
+    def _error(self, path: str, file_id: str, stage: str, error_type: str, message: str) -> None:
+        self.handled.add(path)
+        self.writer.add_error(path=path, file_id=file_id or None, stage=stage, error_type=error_type, message=message)
+        if stage == "duplicate":
+            self.summary.duplicates += 1
+        else:
+            self.summary.failed += 1
+        self.summary.errors_by_stage[stage] = self.summary.errors_by_stage.get(stage, 0) + 1
 
 
 def _scalar(batch: dict[str, np.ndarray], column: str, i: int):

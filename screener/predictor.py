@@ -95,11 +95,12 @@ class Predictor:
         model = self.bundle.attention
         model.eval()
         with self.policy.autocast():
-            mean = model(latent, tab).float()
+            image = model.image_features(latent)
+            mean = model.head_forward(image, tab).float()
             samples = []
-            if self.mc_samples > 1:
+            if self.mc_samples > 1:  # dropout lives in the head only: sample the head, not the CNN
                 enable_mc_dropout(model)
-                samples = [model(latent, tab).float() for _ in range(self.mc_samples)]
+                samples = [model.head_forward(image, tab).float() for _ in range(self.mc_samples)]
                 model.eval()
         spread = torch.stack(samples).std(dim=0) if samples else torch.zeros_like(mean)
         return mean.cpu().numpy().astype(np.float64), spread.cpu().numpy().astype(np.float64)

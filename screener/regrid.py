@@ -54,12 +54,12 @@ def _resize_spectrum_axis(spectrum: torch.Tensor, size: int, dim: int) -> torch.
 def _restore_mean(resampled: torch.Tensor, source: torch.Tensor, *, multiplicative: bool) -> torch.Tensor:
     """Make each sample's mean equal the source's (float64 accumulation): the electron count is kept."""
     dims = tuple(range(1, source.ndim))
-    target = source.to(torch.float64).mean(dim=dims, keepdim=True)
-    current = resampled.to(torch.float64).mean(dim=dims, keepdim=True)
+    target = source.mean(dim=dims, keepdim=True, dtype=torch.float64)
+    current = resampled.mean(dim=dims, keepdim=True, dtype=torch.float64)
     if multiplicative:
         scale = torch.where(current != 0, target / current, torch.ones_like(current))
-        return (resampled.to(torch.float64) * scale).to(resampled.dtype)
-    return (resampled.to(torch.float64) + (target - current)).to(resampled.dtype)
+        return resampled * scale.to(resampled.dtype)
+    return resampled + (target - current).to(resampled.dtype)
 
 
 def fourier_resample(grids: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:

@@ -14,12 +14,10 @@ _ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
 
 def read_split_file(path: str | Path) -> dict[str, str]:
     """A CSV (or Parquet) with columns ``id`` and ``split`` (train/val/test) → {id: split}."""
-    import pandas as pd
+    from .labels import read_table
 
     path = Path(path)
-    if not path.is_file():
-        raise LabelError(f"{path}: split file not found")
-    table = pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else pd.read_csv(path)
+    table = read_table(path, what="split file")
     columns = {c.lower(): c for c in table.columns}
     if "id" not in columns or "split" not in columns:
         raise LabelError(f"{path}: a split file needs columns 'id' and 'split', found {list(table.columns)}")
@@ -36,6 +34,7 @@ def assign_splits(
     names: list[str],
     *,
     split_file: str | Path | None = None,
+    groups: list[str] | None = None,
     val_fraction: float = 0.1,
     test_fraction: float = 0.1,
     seed: int = 0,
@@ -43,17 +42,19 @@ def assign_splits(
     """Row indices of each split for ``names``.
 
     With a split file, names it does not list are left out of every split. Without one, a seeded
-    random permutation gives the requested fractions (at least one validation row when N ≥ 3).
+    random permutation of the groups (e.g. the files' SHA-256, so identical densities under two
+    names never straddle train and test) gives about the requested fractions (at least one
+    validation group when there are three or more).
     """
     if split_file is not None:
         mapping = read_split_file(split_file)
         return {s: np.array([i for i, n in enumerate(names) if mapping.get(n) == s], dtype=int) for s in SPLITS}
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(names))
-    n_test = int(round(test_fraction * len(names)))
-    n_val = max(int(round(val_fraction * len(names))), 1 if len(names) >= 3 else 0)
-    return {
-        "test": np.sort(order[:n_test]),
-        "val": np.sort(order[n_test : n_test + n_val]),
-        "train": np.sort(order[n_test + n_val :]),
-    }
+    keys = list(groups) if groups is not None else list(names)
+    unique = list(dict.fromkeys(keys))
+    order = np.random.default_rng(seed).permutation(len(unique))
+    n_test = int(round(test_fraction * len(unique)))
+    n_val = max(int(round(val_fraction * len(unique))), 1 if len(unique) >= 3 else 0)
+    split_of = {}
+    for rank, index in enumerate(order):
+        split_of[unique[index]] = "test" if rank < n_test else "val" if rank < n_test + n_val else "train"
+    return {s: np.array([i for i, key in enumerate(keys) if split_of[key] == s], dtype=int) for s in SPLITS}

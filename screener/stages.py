@@ -11,6 +11,7 @@ density in e/Å³ as raw float32 bytes in the file's x-fastest order; emptied af
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -31,27 +32,46 @@ def _error_row(path: str, *, file_id: str | None, stage: str, error_type: str, m
     return {"path": path, "id": file_id or "", "status": "error", "stage": stage, "error_type": error_type, "message": message}
 
 
-def read_one(path: str, root: str, *, limits: ReadLimits, skip_ids: frozenset[str] = frozenset()) -> dict:
-    """Read, check and featurize one file into a row (errors become rows, never exceptions)."""
+def _skipped_row(path: str, file_id: str, reason: str) -> dict:
+    return {"path": path, "id": file_id, "status": "skipped", "stage": reason, "error_type": "", "message": ""}
+
+
+def read_one(
+    path: str,
+    root: str,
+    *,
+    limits: ReadLimits,
+    skip_ids: frozenset[str] = frozenset(),
+    skip_errors: frozenset[tuple[str, str]] = frozenset(),
+) -> dict:
+    """Read, check and featurize one file into a row (errors become rows, never exceptions).
+
+    Args:
+        skip_ids: ids already predicted (resume): such a file is hashed but not parsed; its row has
+            status ``skipped`` and stage ``done``.
+        skip_errors: (path, id) pairs already in the errors table: skipped with stage ``errored``
+            (a file that changed since has another id and is read again).
+    """
     from .errors import InputError
     from .features import tabular_features
-    from .reading import read_density
+    from .reading import read_bytes, read_density
 
+    file_id, raw = None, None
     try:
-        record = read_density(path, root=root, limits=limits)
+        raw = read_bytes(path)
+        if skip_ids or skip_errors:  # resuming: decide from the hash before parsing anything
+            file_id = hashlib.sha256(raw).hexdigest()
+            if file_id in skip_ids:
+                return _skipped_row(path, file_id, "done")
+            if (path, file_id) in skip_errors:
+                return _skipped_row(path, file_id, "errored")
+        record = read_density(path, root=root, limits=limits, raw=raw, sha256=file_id)
     except InputError as exc:
-        file_id = None
-        try:
-            from .reading import sha256_file
-
-            file_id = sha256_file(path)
-        except OSError:
-            pass
+        if file_id is None and raw is not None:  # the id of an unusable file still identifies it
+            file_id = hashlib.sha256(raw).hexdigest()
         return _error_row(path, file_id=file_id, stage=exc.stage, error_type="InputError", message=exc.reason)
-    except Exception as exc:  # never lose a file: an unexpected failure is still a row
-        return _error_row(path, file_id=None, stage="read", error_type=type(exc).__name__, message=str(exc) or repr(exc))
-    if record.sha256 in skip_ids:
-        return {"path": path, "id": record.sha256, "status": "skipped", "stage": "", "error_type": "", "message": ""}
+    except Exception as exc:  # noqa: BLE001 - never lose a file: an unexpected failure is still a row
+        return _error_row(path, file_id=file_id, stage="read", error_type=type(exc).__name__, message=str(exc) or repr(exc))
     structure = record.structure
     try:
         tabular = tabular_features(structure, n_electrons=record.n_electrons)
@@ -97,7 +117,8 @@ def read_batch(
     batch: dict[str, np.ndarray],
     *,
     limits: ReadLimits = ReadLimits(),
-    skip_ids: Iterable[str] = (),
+    skip_ids: frozenset[str] = frozenset(),
+    skip_errors: frozenset[tuple[str, str]] = frozenset(),
 ) -> dict[str, np.ndarray]:
     """Stage 1 (CPU): ``{"path", "root"}`` → rows ready for prediction (or error/skip rows)."""
     import torch
@@ -105,8 +126,10 @@ def read_batch(
     from .features import tabular_feature_names
 
     torch.set_num_threads(1)  # reading is single-threaded; leave the cores to other tasks
-    skip = frozenset(skip_ids)
-    rows = [read_one(str(p), str(r), limits=limits, skip_ids=skip) for p, r in zip(batch["path"], batch["root"])]
+    rows = [
+        read_one(str(p), str(r), limits=limits, skip_ids=skip_ids, skip_errors=skip_errors)
+        for p, r in zip(batch["path"], batch["root"])
+    ]
     return rows_to_batch(rows, n_tabular=len(tabular_feature_names()))
 
 

@@ -155,7 +155,7 @@ def choose_transform(
     """Short training runs per candidate; the one with the lowest validation MSE of ρ (e/Å³)² wins."""
     epochs = options.train.transform_trial_epochs
     if epochs <= 0 or len(val_idx) == 0:
-        return InputTransform(config.transform if config.transform != "log1p" else "asinh", config.rho0), {}
+        return InputTransform(), {}
     rng = np.random.default_rng(options.train.seed)
     subset = rng.permutation(train_idx)[: min(len(train_idx), 256)]
     val_subset = val_idx[: min(len(val_idx), 128)]
@@ -247,7 +247,7 @@ def encode_dataset(model, grids, transform, *, batch_size: int, device, policy) 
     return np.concatenate(latents), np.concatenate(errors).astype(np.float64)
 
 
-def _attention_epoch(model, optimizer, latents, tabular, targets, indices, *, batch_size, device, rng, latent_grid) -> float:
+def _attention_epoch(model, optimizer, latents, tabular, targets, indices, *, batch_size, device, rng) -> float:
     model.train()
     total, weight = 0.0, 0.0
     for batch in _batches(indices, batch_size, rng):
@@ -364,12 +364,21 @@ def train_model(
     )
     write_report(labels, workdir / "label_report.csv")
     y = _align_labels(dataset, labels)
-    splits = assign_splits(dataset.names, split_file=split_file, val_fraction=config.val_fraction, test_fraction=config.test_fraction, seed=config.seed)
+    if not resume:  # a fresh run must not pick up checkpoints of an earlier one
+        for stale in [*workdir.glob("autoencoder_*"), *workdir.glob("attention_*"), workdir / "transform.json"]:
+            stale.unlink(missing_ok=True)
+    saved_split = workdir / "splits.csv"
+    if resume and saved_split.is_file() and split_file is None:
+        split_file = saved_split  # the split the checkpoints were trained on, whatever changed since
+    splits = assign_splits(
+        dataset.names, split_file=split_file, groups=dataset.ids,
+        val_fraction=config.val_fraction, test_fraction=config.test_fraction, seed=config.seed,
+    )  # fmt: skip
     train_idx, val_idx, test_idx = splits["train"], splits["val"], splits["test"]
     if len(train_idx) < 4:
         raise LabelError(f"only {len(train_idx)} training densities; need at least 4")
     log.info("split: %d train, %d val, %d test", len(train_idx), len(val_idx), len(test_idx))
-    with open(workdir / "splits.csv", "w", newline="") as handle:  # reusable as --split for evaluate
+    with open(saved_split, "w", newline="") as handle:  # reusable as --split for evaluate and --resume
         writer = csv.writer(handle)
         writer.writerow(["id", "split"])
         writer.writerows((dataset.names[i], split) for split, rows in splits.items() for i in rows)
@@ -432,7 +441,7 @@ def train_model(
 
     def att_epoch(optimizer, epoch):
         return _attention_epoch(attention, optimizer, latents, tabular_z, y_z, train_idx, batch_size=config.batch_size,
-                                device=device, rng=rng, latent_grid=options.autoencoder.latent_grid)  # fmt: skip
+                                device=device, rng=rng)  # fmt: skip
 
     def att_validate():
         if len(val_idx) == 0:
@@ -516,7 +525,7 @@ def train_model(
     return TrainResult(bundle_path=out, model_id=model_id, metrics=metrics, workdir=workdir)
 
 
-def evaluate_splits(bundle: ModelBundle, dataset: DensityDataset, y: np.ndarray, splits: dict[str, np.ndarray], *, device, n_bootstrap: int = 200) -> dict:
+def evaluate_splits(bundle: ModelBundle, dataset: DensityDataset, y: np.ndarray, splits: dict[str, np.ndarray], *, device, n_bootstrap: int = 1000) -> dict:
     """Metrics of LightGBM, attention CNN and blend on the validation and test splits (physical units)."""
     from .predictor import Predictor
 

@@ -90,10 +90,10 @@ def test_wrong_grid_and_edited_manifest_are_refused(bundle_dir: Path, tmp_path: 
     copy = tmp_path / "edited"
     shutil.copytree(bundle_dir, copy)
     manifest = json.loads((copy / "manifest.json").read_text())
-    manifest["grid"] = 32
-    (copy / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(BundleError, match="inconsistent grid"):
-        verify_bundle(copy)
+    for key, value in (("grid", 32), ("recon_error_p95", 1e9), ("input_transform", {"kind": "asinh", "rho0": 5.0})):
+        (copy / "manifest.json").write_text(json.dumps({**manifest, key: value}))
+        with pytest.raises(BundleError, match="manifest altered"):
+            verify_bundle(copy)
 
 
 def test_future_versions_and_pickles_are_refused(bundle_dir: Path, tmp_path: Path) -> None:

@@ -68,3 +68,25 @@ def test_labels_without_id_or_targets_are_refused(tmp_path) -> None:
         load_labels(path)
     path.write_text("id,bulk\nx,1\n")
     assert load_labels(path, mapping={"bulk": "bulk_modulus"}).values["bulk_modulus"][0] == 1
+
+
+def test_map_column_to_id(tmp_path) -> None:
+    path = tmp_path / "labels.csv"
+    path.write_text("mpid,bulk\nx,1\n")
+    labels = load_labels(path, mapping={"mpid": "id", "bulk": "bulk_modulus"})
+    assert labels.ids == ["x"] and labels.values["bulk_modulus"][0] == 1
+
+
+def test_identical_densities_never_straddle_splits() -> None:
+    from screener.splits import assign_splits
+
+    names = [f"n{i}" for i in range(60)]
+    groups = [f"g{i // 3}" for i in range(60)]  # triples of identical files under different names
+    splits = assign_splits(names, groups=groups, seed=3)
+    membership = {}
+    for split, rows in splits.items():
+        for row in rows:
+            membership.setdefault(groups[row], set()).add(split)
+    assert all(len(s) == 1 for s in membership.values())
+    assert sorted(np.concatenate(list(splits.values())).tolist()) == list(range(60))
+    assert len(splits["test"]) == 6 and len(splits["val"]) == 6

@@ -78,7 +78,7 @@ def test_mixed_inputs_accounting_schema_and_dedupe(tmp_path, random_bundle_dir) 
         assert row["n_electrons"] == pytest.approx(8.0 + int(row["name"][-3:]) % 5)
     assert set(latents.column("id").to_pylist()) == {row["id"] for row in rows}
     assert all(len(v) == 16 * 2**3 for v in latents.column("latent").to_pylist())
-    assert not list(out.rglob(".*")), "no temporary files or replica registries are left behind"
+    assert [p.name for p in out.rglob(".*")] == [".lock"], "no temporary files or replica registries are left behind"
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["totals"] == {"predictions": 6, "latents": 6, "errors": 4}
     run = manifest["runs"][0]
@@ -114,11 +114,30 @@ def test_resume_skips_done_ids_and_records_new_duplicates(tmp_path, random_bundl
     copy = root / "zz-copy" / "CHGCAR"  # same bytes as a file the first run predicted
     copy.parent.mkdir()
     shutil.copy(files[0], copy)
+    link = root / "zz-link" / "CHGCAR"  # a symlink is a second path to the same bytes
+    link.parent.mkdir()
+    link.symlink_to(files[1])
+    broken = root / "zz-broken" / "CHGCAR"
+    broken.parent.mkdir()
+    broken.write_text("nonsense\n")
     summary = run_screen([root], out, model=random_bundle_dir, config=CPU, progress=False)
     assert sorted(_paths(out, "predictions")) == sorted(str(p) for p in files)
-    assert _paths(out, "errors") == [str(copy)]
-    assert summary.predicted == 2 and summary.duplicates == 1
+    assert sorted(_paths(out, "errors")) == sorted([str(copy), str(link), str(broken)])
+    assert (summary.predicted, summary.duplicates, summary.failed, summary.skipped) == (2, 2, 1, 2)
+    assert summary.discovered == summary.predicted + summary.failed + summary.duplicates + summary.skipped
     assert len(json.loads((out / "manifest.json").read_text())["runs"]) == 2
+    # the broken file is fixed: --retry-errors reads it again and its old error row goes away
+    shutil.copy(files[2], broken)
+    broken.write_bytes(broken.read_bytes().replace(b"NaCl", b"NaCl fixed", 1))
+    summary = run_screen([root], out, model=random_bundle_dir, config=RunConfig(cpus=2, retry_errors=True), progress=False)
+    assert summary.predicted == 1 and summary.skipped == 6
+    assert str(broken) in _paths(out, "predictions") and str(broken) not in _paths(out, "errors")
+    # a different model cannot resume into these results
+    from screener.random_bundle import write_random_bundle
+
+    other = write_random_bundle(tmp_path / "other", grid=16, seed=99)
+    with pytest.raises(ConfigError, match="holds predictions of model"):
+        run_screen([root], out, model=other, config=CPU, progress=False)
 
 
 def test_crash_between_part_files_resumes_to_exactly_once(tmp_path, random_bundle_dir, monkeypatch) -> None:
@@ -186,7 +205,7 @@ def test_killed_worker_is_retried_and_the_run_completes(tmp_path, random_bundle_
         deadline = time.time() + 60
         while time.time() < deadline and not killed:
             for process in psutil.process_iter(["cmdline"]):
-                if any("PredictActor" in part for part in (process.info["cmdline"] or [])) and (out / "predictions").exists():
+                if any("PredictBatch" in part for part in (process.info["cmdline"] or [])) and (out / "predictions").exists():
                     process.kill()
                     killed.append(process.pid)
                     return

@@ -36,12 +36,13 @@ def print_summary(summary, *, echo=click.echo) -> None:
               help="auto = bf16 on CUDA, fp32 on CPU.")
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="Skip inputs whose id (SHA-256) is already in OUTPUT.")
+@click.option("--retry-errors", is_flag=True, help="On resume, read again the inputs an earlier run recorded as failed.")
 @click.option("--strict", is_flag=True, help="Exit with status 1 if any input failed.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Process at most N discovered inputs.")
 @click.option("--rows-per-part", type=click.IntRange(min=1), default=256, show_default=True,
               help="Rows per Parquet part file (smaller parts: less work redone after a crash).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def run(inputs, output, model, gpus, cpus, batch_size, address, precision, resume, strict, limit, rows_per_part, quiet) -> None:
+def run(inputs, output, model, gpus, cpus, batch_size, address, precision, resume, retry_errors, strict, limit, rows_per_part, quiet) -> None:
     """Predict every density under INPUT and write Parquet for SQL ranking.
 
     Every input ends up in OUTPUT/predictions (with its latent in OUTPUT/latents) or in
@@ -53,7 +54,7 @@ def run(inputs, output, model, gpus, cpus, batch_size, address, precision, resum
     from ..pipeline import run_screen
 
     config = RunConfig(gpus=gpus, cpus=cpus, batch_size=batch_size, precision=precision, resume=resume,
-                       strict=strict, limit=limit, address=address, rows_per_part=rows_per_part)  # fmt: skip
+                       strict=strict, limit=limit, address=address, rows_per_part=rows_per_part, retry_errors=retry_errors)  # fmt: skip
     summary = run_screen(inputs, output, model=model, config=config, progress=not quiet)
     print_summary(summary)
     if strict and summary.failed:

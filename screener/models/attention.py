@@ -94,9 +94,16 @@ class AttentionRegressor(nn.Module):
             nn.Linear(config.head_hidden, n_targets),
         )  # fmt: skip
 
-    def forward(self, latent: torch.Tensor, tabular: torch.Tensor) -> torch.Tensor:
-        image = self.image(latent).mean(dim=(2, 3, 4))  # global average pooling: translation invariant
+    def image_features(self, latent: torch.Tensor) -> torch.Tensor:
+        """The convolutional branch, globally average-pooled (translation invariant): (B, widths[-1])."""
+        return self.image(latent).mean(dim=(2, 3, 4))
+
+    def head_forward(self, image: torch.Tensor, tabular: torch.Tensor) -> torch.Tensor:
+        """Tabular branch, fusion and head (where the dropout layers are): (B, n_targets)."""
         return self.head(torch.cat([image, self.tabular(tabular)], dim=1))
+
+    def forward(self, latent: torch.Tensor, tabular: torch.Tensor) -> torch.Tensor:
+        return self.head_forward(self.image_features(latent), tabular)
 
 
 def masked_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -33,10 +33,10 @@ class LatentPCA:
     @classmethod
     def fit(cls, flat_latents: np.ndarray, n_components: int, *, seed: int = 0) -> LatentPCA:
         """Fit on training latents (N, D) only."""
-        flat = np.asarray(flat_latents, dtype=np.float64)
-        mean = flat.mean(axis=0)
-        scale = flat.std(axis=0)
-        scale = np.where(scale > 1e-8, scale, 1.0)
+        flat = np.array(flat_latents, dtype=np.float32)  # one float32 copy, standardized in place below
+        mean = flat.mean(axis=0, dtype=np.float64).astype(np.float32)
+        scale = flat.std(axis=0, dtype=np.float64).astype(np.float32)
+        scale = np.where(scale > 1e-8, scale, np.float32(1.0))
         k = int(min(n_components, flat.shape[0] - 1, flat.shape[1]))
         if k <= 0:
             empty = np.zeros((0, flat.shape[1]), dtype=np.float32)
@@ -44,7 +44,9 @@ class LatentPCA:
         from sklearn.decomposition import PCA
 
         pca = PCA(n_components=k, svd_solver="randomized", random_state=seed)
-        pca.fit((flat - mean) / scale)
+        flat -= mean  # in place: no second copy of the design matrix
+        flat /= scale
+        pca.fit(flat)
         # The standardized data are centred, so the projection needs no further mean.
         return cls(
             mean.astype(np.float32),
