@@ -28,6 +28,12 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+DATA_DESCRIPTION = (
+    "Procrystal densities (screener synth, 0.1 Å) of: de Jong et al., Sci. Data 2, 150009 (2015) elastic "
+    "tensors as distributed by matminer (CC BY 4.0); Materials Project binary elasticity 2025.1 and WBM "
+    "(Wang et al. 2021) MP2020-corrected formation energies, both from materialsvirtuallab/matcalc "
+    "benchmark_data (BSD-3; data CC BY 4.0). Random 80/10/10 split, seed 0. Demonstration model."
+)
 
 
 def write_inputs(labels_dir: Path, work: Path) -> Path:
@@ -88,7 +94,7 @@ def main() -> None:
     bundle = args.work / "bundle"
     workdir = args.work / "bundle.work"
     command = [*screener, "train", "--chgcars", str(chgcars), "--labels", str(labels), "--out", str(bundle),
-               "--workdir", str(workdir), *args.train_args.split()]  # fmt: skip
+               "--workdir", str(workdir), "--data-description", DATA_DESCRIPTION, *args.train_args.split()]  # fmt: skip
     if workdir.exists():
         command.append("--resume")
     subprocess.run(command, check=True)

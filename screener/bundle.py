@@ -172,6 +172,9 @@ def save_bundle(bundle: ModelBundle, path: str | Path) -> str:
         model_id = manifest_digest(manifest)[:16]
         manifest = {"model_id": model_id, **manifest}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+        for item in staging.iterdir():
+            item.chmod(0o644)  # mkdtemp/safetensors create private files; a bundle is meant to be shared
+        staging.chmod(0o755)
         if path.exists():
             shutil.rmtree(path)
         os.replace(staging, path)

@@ -60,3 +60,17 @@ def test_user_errors_are_one_line_not_tracebacks(tmp_path) -> None:
     assert '"error"' in result.output
     result = CliRunner().invoke(cli, ["run", "--input", str(tmp_path), "--output", str(tmp_path / "o"), "--model", str(tmp_path)])
     assert result.exit_code != 0 and "not a model bundle" in result.output
+
+
+def test_wheel_ships_queries_and_the_demo_bundle(tmp_path) -> None:
+    import zipfile
+
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(REPO)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    names = zipfile.ZipFile(next(tmp_path.glob("*.whl"))).namelist()
+    assert {f"screener/queries/{p.name}" for p in (REPO / "queries").glob("*.sql")} <= set(names)
+    assert "screener/data/demo_bundle/manifest.json" in names
+    assert not any(name.endswith((".pkl", ".pickle")) for name in names)

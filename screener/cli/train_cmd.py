@@ -55,9 +55,12 @@ def parse_mapping(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--workdir", type=click.Path(file_okay=False), default=None,
               help="Cache, checkpoints, logs and label report (default: OUT.work).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its work directory.")
+@click.option("--data-description", default=None,
+              help="What the densities and labels are (sources, licences); recorded in the bundle's manifest.")
 def train(chgcars, labels_path, out, split_file, mapping, grid, regrid_method, frame, cube_edge, epochs,
           regressor_epochs, ae_samples_per_epoch, batch_size, learning_rate, patience, widths, n_pca,
-          no_invariant_features, trees, transform_trial_epochs, seed, device, precision, workers, workdir, resume) -> None:  # fmt: skip
+          no_invariant_features, trees, transform_trial_epochs, seed, device, precision, workers, workdir, resume,
+          data_description) -> None:  # fmt: skip
     """Train a model bundle from your own densities and labels.
 
     Phase 1 trains the periodic autoencoder on the training split only; phase 2 fits the PCA,
@@ -90,7 +93,7 @@ def train(chgcars, labels_path, out, split_file, mapping, grid, regrid_method, f
     result = train_model(
         chgcars=chgcars, labels_path=labels_path, out=out, options=options, split_file=split_file,
         mapping=parse_mapping(mapping), workdir=workdir, resume=resume,
-        info={"command": "screener train", "chgcars": [str(Path(c)) for c in chgcars]},
+        info={"command": "screener train", "chgcars": [str(Path(c)) for c in chgcars], "data_description": data_description},
     )  # fmt: skip
     click.echo(f"bundle {result.bundle_path} (model id {result.model_id}); work directory {result.workdir}")
     for split, table in result.metrics.items():
