@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=REPO.parent / "demo-bundle")
     parser.add_argument("--install", action="store_true", help="copy the bundle into screener/data/demo_bundle")
     parser.add_argument("--train-args", default="--grid 32 --epochs 8 --ae-samples-per-epoch 1200 --regressor-epochs 40 "
-                        "--patience 6 --widths 32,64 --n-pca 32 --trees 800 --transform-trial-epochs 1 --workers 2")
+                        "--patience 6 --widths 32,64 --trees 800 --transform-trial-epochs 1 --workers 2")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     labels = write_inputs(args.labels_dir, args.work)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 import tarfile
 import time
 from pathlib import Path
@@ -110,7 +111,7 @@ def train_options(args):
         regrid=RegridConfig(grid=args.grid, frame=args.frame, cube_edge=args.cube_edge),
         autoencoder=AutoencoderConfig(grid=args.grid),
         attention=AttentionConfig(widths=tuple(int(w) for w in args.widths.split(","))),
-        lgbm=LgbmConfig(n_pca=args.n_pca, n_estimators=args.trees),
+        lgbm=LgbmConfig(n_pca=args.n_pca, invariant_features=args.invariant_features, n_estimators=args.trees),
         train=TrainConfig(
             epochs=args.ae_epochs, regressor_epochs=args.regressor_epochs, batch_size=16, patience=args.patience,
             seed=0, transform_trial_epochs=1,
@@ -176,7 +177,7 @@ def stage_baselines(work: Path, labels_path: Path, split: Path, args) -> dict:
     flat = latents.reshape(len(latents), -1)
     from screener.models.trees import LatentPCA
 
-    pca = LatentPCA.fit(flat[splits["train"]], bundle.lgbm.n_pca, seed=0)
+    pca = LatentPCA.fit(flat[splits["train"]], 64, seed=0)  # the ablation's PCA block: 64 components
     blocks = {
         "magpie": tabular[:, :n_magpie],
         "cell": tabular[:, n_magpie:],
@@ -190,7 +191,7 @@ def stage_baselines(work: Path, labels_path: Path, split: Path, args) -> dict:
         "MAGPIE + cell + density statistics": ["magpie", "cell", "density"],
         "MAGPIE + cell + latent PCA": ["magpie", "cell", "pca"],
         "MAGPIE + cell + invariant latent": ["magpie", "cell", "invariant"],
-        "MAGPIE + cell + PCA + invariant + density (bundle)": ["magpie", "cell", "pca", "invariant", "density"],
+        "MAGPIE + cell + PCA + invariant + density": ["magpie", "cell", "pca", "invariant", "density"],
     }
     config = LgbmConfig(n_estimators=args.trees)
     train, val, test = splits["train"], splits["val"], splits["test"]
@@ -223,7 +224,8 @@ def main() -> None:
     parser.add_argument("--ae-samples-per-epoch", type=int, default=1200)
     parser.add_argument("--regressor-epochs", type=int, default=40)
     parser.add_argument("--patience", type=int, default=6)
-    parser.add_argument("--n-pca", type=int, default=64)
+    parser.add_argument("--n-pca", type=int, default=0)
+    parser.add_argument("--invariant-features", action="store_true")
     parser.add_argument("--trees", type=int, default=3000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--retrain", action="store_true")
@@ -256,7 +258,8 @@ def main() -> None:
     if "report" in stages and evaluation is not None:
         manifest = json.loads((bundle / "manifest.json").read_text())
         report = {
-            "command": "python benchmarks/paper_accuracy.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in ("paper", "work", "results", "stages", "retrain")),
+            "command": "python " + " ".join(sys.argv),
+            "settings": {k: str(v) for k, v in vars(args).items()},
             "model_id": manifest["model_id"],
             "train_info": manifest["info"],
             "test": evaluation["metrics"],

@@ -43,8 +43,12 @@ def parse_mapping(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--learning-rate", type=float, default=1e-3, show_default=True)
 @click.option("--patience", type=click.IntRange(min=1), default=10, show_default=True, help="Early-stopping patience (epochs).")
 @click.option("--widths", default="64,128,256", show_default=True, help="Attention CNN stage widths.")
-@click.option("--n-pca", type=click.IntRange(min=0), default=64, show_default=True, help="PCA components of the latent for LightGBM.")
-@click.option("--no-invariant-features", is_flag=True, help="Leave translation-invariant latent summaries out of LightGBM.")
+@click.option("--n-pca", type=click.IntRange(min=0), default=0, show_default=True,
+              help="PCA components of the flattened latent as LightGBM features (the paper: 512; 0: none).")
+@click.option("--invariant-features/--no-invariant-features", default=False, show_default=True,
+              help="Translation-invariant summaries of each latent channel as LightGBM features.")
+@click.option("--density-features/--no-density-features", default=True, show_default=True,
+              help="Statistics of rho over the cell (quantiles, volume fractions) as LightGBM features.")
 @click.option("--trees", type=click.IntRange(min=1), default=2000, show_default=True, help="Maximum LightGBM trees per target.")
 @click.option("--transform-trial-epochs", type=click.IntRange(min=0), default=3, show_default=True,
               help="Epochs per candidate input transform (0: asinh(ρ/0.05) without trials).")
@@ -59,7 +63,7 @@ def parse_mapping(pairs: tuple[str, ...]) -> dict[str, str]:
               help="What the densities and labels are (sources, licences); recorded in the bundle's manifest.")
 def train(chgcars, labels_path, out, split_file, mapping, grid, regrid_method, frame, cube_edge, epochs,
           regressor_epochs, ae_samples_per_epoch, batch_size, learning_rate, patience, widths, n_pca,
-          no_invariant_features, trees, transform_trial_epochs, seed, device, precision, workers, workdir, resume,
+          invariant_features, density_features, trees, transform_trial_epochs, seed, device, precision, workers, workdir, resume,
           data_description) -> None:  # fmt: skip
     """Train a model bundle from your own densities and labels.
 
@@ -82,7 +86,7 @@ def train(chgcars, labels_path, out, split_file, mapping, grid, regrid_method, f
         regrid=RegridConfig(grid=grid, method=regrid_method, frame=frame, cube_edge=cube_edge),
         autoencoder=AutoencoderConfig(grid=grid),
         attention=AttentionConfig(widths=width_tuple),
-        lgbm=LgbmConfig(n_pca=n_pca, invariant_features=not no_invariant_features, n_estimators=trees),
+        lgbm=LgbmConfig(n_pca=n_pca, invariant_features=invariant_features, density_features=density_features, n_estimators=trees),
         train=TrainConfig(epochs=epochs, regressor_epochs=regressor_epochs, batch_size=batch_size,
                           learning_rate=learning_rate, patience=patience, seed=seed, device=device,
                           transform_trial_epochs=transform_trial_epochs),  # fmt: skip
