@@ -203,12 +203,52 @@ def stage_baselines(work: Path, labels_path: Path, split: Path, args) -> dict:
             y_model = target.to_model_space(y[:, j])
             y_model[~np.isfinite(y_model)] = np.nan
             booster = fit_booster(x[train], y_model[train], x[val], y_model[val], config=config, seed=0)
-            report = regression_report(y[test, j], target.from_model_space(predict_booster(booster, x[test])), log_target=target.log10, n_bootstrap=1000)
+            predicted = target.from_model_space(predict_booster(booster, x[test]))
+            report = regression_report(y[test, j], predicted, log_target=target.log10, n_bootstrap=1000)
+            report["test_predictions"] = dict(zip([dataset.names[i] for i in test], predicted.tolist()))
             # feature choices are made on validation, never on test
             report["val"] = regression_report(y[val, j], target.from_model_space(predict_booster(booster, x[val])), log_target=target.log10, n_bootstrap=0)
             results[label][target.name] = report
         print(f"baseline {label}: " + ", ".join(f"{t}: val R²={r['val']['r2']:.3f} test R²={r['r2']:.3f}" for t, r in results[label].items()))
     return results
+
+
+def paired_delta_r2(truth: np.ndarray, ours: np.ndarray, baseline: np.ndarray, *, n_bootstrap: int = 2000, seed: int = 0) -> dict:
+    """R²(ours) − R²(baseline) on the same test rows, with a paired percentile bootstrap 95% interval."""
+    from screener.metrics import r2_score
+
+    keep = np.isfinite(truth) & np.isfinite(ours) & np.isfinite(baseline)
+    truth, ours, baseline = truth[keep], ours[keep], baseline[keep]
+    rng = np.random.default_rng(seed)
+    deltas = []
+    for _ in range(n_bootstrap):
+        pick = rng.integers(0, truth.size, truth.size)
+        deltas.append(r2_score(truth[pick], ours[pick]) - r2_score(truth[pick], baseline[pick]))
+    return {
+        "delta_r2": r2_score(truth, ours) - r2_score(truth, baseline),
+        "ci": [float(np.quantile(deltas, 0.025)), float(np.quantile(deltas, 0.975))],
+        "p_baseline_better": float(np.mean(np.asarray(deltas) <= 0)),
+        "n": int(truth.size),
+    }
+
+
+def compare_with_baseline(work: Path, baselines: dict, label: str = "MAGPIE + cell") -> dict:
+    """Paired comparison of our blend (``screener evaluate``'s predictions) with a baseline, per target."""
+    import pandas as pd
+
+    from screener.targets import TARGETS
+
+    predictions = pd.read_csv(work / "evaluate_test" / "predictions.csv").set_index("name")
+    out = {}
+    for target in TARGETS:
+        base = baselines[label][target.name]["test_predictions"]
+        names = [n for n in predictions.index if n in base]
+        out[target.name] = paired_delta_r2(
+            predictions.loc[names, f"{target.name}_true"].to_numpy(float),
+            predictions.loc[names, f"{target.name}_blend"].to_numpy(float),
+            np.array([base[n] for n in names], dtype=float),
+        )
+    return out
 
 
 def main() -> None:
@@ -263,7 +303,8 @@ def main() -> None:
             "model_id": manifest["model_id"],
             "train_info": manifest["info"],
             "test": evaluation["metrics"],
-            "baselines_test": baselines,
+            "baselines_test": {label: {t: {k: v for k, v in r.items() if k != "test_predictions"} for t, r in per.items()} for label, per in (baselines or {}).items()},
+            "blend_vs_magpie_cell": compare_with_baseline(args.work, baselines) if baselines else None,
             "paper_r2": PAPER_R2,
             "timings_seconds": timings,
         }
