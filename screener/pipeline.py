@@ -320,6 +320,8 @@ class _Router:
         if status == "skipped":
             first = self.state.predicted.get(file_id)
             if batch["stage"][i] == "done" and first is not None and first != path:
+                if path in self.state.errors:
+                    self.superseded.add(path)  # a retried duplicate: its new row replaces the old one
                 self._error(path, file_id, "duplicate", "Duplicate", f"same bytes as {first} (predicted by an earlier run)")
             else:
                 self.summary.skipped += 1

@@ -61,10 +61,10 @@ def read_one(
         raw = read_bytes(path)
         if skip_ids or skip_errors:  # resuming: decide from the hash before parsing anything
             file_id = hashlib.sha256(raw).hexdigest()
+            if (path, file_id) in skip_errors:  # first: a recorded duplicate stays one error row
+                return _skipped_row(path, file_id, "errored")
             if file_id in skip_ids:
                 return _skipped_row(path, file_id, "done")
-            if (path, file_id) in skip_errors:
-                return _skipped_row(path, file_id, "errored")
         record = read_density(path, root=root, limits=limits, raw=raw, sha256=file_id)
     except InputError as exc:
         if file_id is None and raw is not None:  # the id of an unusable file still identifies it

@@ -133,6 +133,10 @@ def test_resume_skips_done_ids_and_records_new_duplicates(tmp_path, random_bundl
     assert (summary.predicted, summary.duplicates, summary.skipped) == (1, 2, 4)
     assert str(broken) in _paths(out, "predictions")
     assert sorted(_paths(out, "errors")) == sorted([str(copy), str(link)]), "each input in exactly one table, once"
+    # a plain resume afterwards changes nothing: recorded duplicates are not recorded again
+    summary = run_screen([root], out, model=random_bundle_dir, config=CPU, progress=False)
+    assert (summary.predicted, summary.duplicates, summary.failed, summary.skipped) == (0, 0, 0, 7)
+    assert sorted(_paths(out, "errors")) == sorted([str(copy), str(link)])
     # a different model cannot resume into these results
     from screener.random_bundle import write_random_bundle
 
