@@ -251,6 +251,21 @@ def compare_with_baseline(work: Path, baselines: dict, label: str = "MAGPIE + ce
     return out
 
 
+def reproduce_command(args: argparse.Namespace) -> str:
+    """The full command (every stage) that rebuilds these results from scratch with these settings."""
+    skip = {"paper", "work", "results", "stages", "retrain"}
+    flags = []
+    for key, value in vars(args).items():
+        if key in skip:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            flags += [flag] if value else []
+        else:
+            flags += [flag, str(value)]
+    return "python benchmarks/paper_accuracy.py " + " ".join(flags)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--paper", type=Path, default=REPO.parent / "shared" / "data" / "paper")
@@ -297,8 +312,11 @@ def main() -> None:
         timings["baselines"] = time.perf_counter() - clock
     if "report" in stages and evaluation is not None:
         manifest = json.loads((bundle / "manifest.json").read_text())
+        previous = json.loads(args.results.read_text()) if args.results.is_file() else {}
+        timings = {**previous.get("timings_seconds", {}), **timings}  # a partial rerun keeps earlier stages' times
         report = {
             "command": "python " + " ".join(sys.argv),
+            "reproduce": reproduce_command(args),
             "settings": {k: str(v) for k, v in vars(args).items()},
             "model_id": manifest["model_id"],
             "train_info": manifest["info"],
