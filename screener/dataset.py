@@ -59,6 +59,10 @@ class DensityDataset:
     def __len__(self) -> int:
         return len(self.names)
 
+    def physics_inputs(self) -> dict[str, tuple[float, float]]:
+        """name → (mass density in g/cm³, atoms per Å³): what ``labels.fill_from_physics`` needs."""
+        return dict(zip(self.names, zip(self.extra("mass_density"), self.extra("atoms_per_volume"))))
+
     def extra(self, name: str) -> np.ndarray:
         return self.extras[:, EXTRAS.index(name)]
 

@@ -70,10 +70,7 @@ def evaluate_bundle(
     )
     if len(dataset) == 0:
         raise LabelError(f"no density matched a label id (of {len(files)} files found)")
-    fill_from_physics(
-        labels,
-        {n: (d, a) for n, d, a in zip(dataset.names, dataset.extra("mass_density"), dataset.extra("atoms_per_volume"))},
-    )
+    fill_from_physics(labels, dataset.physics_inputs())
     write_report(labels, out / "label_report.csv")
     index = labels.index()
     y = np.array([[labels.values[t.name][index[name]] for t in TARGETS] for name in dataset.names])

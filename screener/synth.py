@@ -256,6 +256,18 @@ def _structure_parts(structure: Structure) -> tuple[np.ndarray, np.ndarray, list
     return lattice, frac, symbols, volume
 
 
+def _prepare(structure: Structure, grid_shape) -> tuple[tuple[int, int, int], tuple, dict[str, float]]:
+    """Validated grid shape, the structure's parts, and the number of sites of each element."""
+    shape = tuple(int(n) for n in grid_shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise ScreenerError(f"grid shape must be three positive integers, got {grid_shape!r}")
+    parts = _structure_parts(structure)
+    counts: dict[str, float] = {}
+    for sym in parts[2]:
+        counts[sym] = counts.get(sym, 0) + 1
+    return shape, parts, counts  # type: ignore[return-value]
+
+
 def procrystal_density(
     structure: Structure,
     grid_shape: Sequence[int],
@@ -289,13 +301,7 @@ def procrystal_density(
     """
     from .valence import default_valence, match_valence
 
-    shape = tuple(int(n) for n in grid_shape)
-    if len(shape) != 3 or min(shape) < 1:
-        raise ScreenerError(f"grid shape must be three positive integers, got {grid_shape!r}")
-    lattice, frac, symbols, volume = _structure_parts(structure)
-    counts: dict[str, float] = {}
-    for sym in symbols:
-        counts[sym] = counts.get(sym, 0) + 1
+    shape, (lattice, frac, symbols, volume), counts = _prepare(structure, grid_shape)
     try:
         if valence is not None:
             zvals = {_canonical_symbol(k): float(v) for k, v in valence.items()}
@@ -392,13 +398,7 @@ def allelectron_density(
 
     if part not in ("valence", "core", "total"):
         raise ConfigError(f"part must be 'valence', 'core' or 'total', got {part!r}")
-    shape = tuple(int(n) for n in grid_shape)
-    if len(shape) != 3 or min(shape) < 1:
-        raise ScreenerError(f"grid shape must be three positive integers, got {grid_shape!r}")
-    lattice, frac, symbols, volume = _structure_parts(structure)
-    counts: dict[str, float] = {}
-    for sym in symbols:
-        counts[sym] = counts.get(sym, 0) + 1
+    shape, (lattice, frac, symbols, volume), counts = _prepare(structure, grid_shape)
     if valence is not None:
         zvals = {el: float(valence.get(el, default_valence(el))) for el in counts}
     elif n_electrons is not None and part == "valence":

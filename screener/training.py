@@ -358,10 +358,7 @@ def train_model(
     )
     if len(dataset) == 0:
         raise LabelError(f"no density matched a label id: {len(files)} files found, none named like the ids in {labels_path}")
-    fill_from_physics(
-        labels,
-        {n: (d, a) for n, d, a in zip(dataset.names, dataset.extra("mass_density"), dataset.extra("atoms_per_volume"))},
-    )
+    fill_from_physics(labels, dataset.physics_inputs())
     write_report(labels, workdir / "label_report.csv")
     y = _align_labels(dataset, labels)
     if not resume:  # a fresh run must not pick up checkpoints of an earlier one
