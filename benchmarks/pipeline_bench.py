@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/pipeline_bench.py [--files 200] [--memory-files 50,400] [--model BUNDLE] [--work DIR]
+    python benchmarks/pipeline_bench.py [--files 200,1000] [--memory-files 50,400] [--model BUNDLE] [--work DIR]
 
 1. Writes ``max(--files, memory files)`` procrystal CHGCARs of built-in prototypes (VASP-like 0.1 Å).
 2. Throughput, side by side in one process: the plain loop (read → regrid → encode → predict, one file
@@ -47,8 +47,8 @@ def sequential_loop(paths: list[Path], model: Path) -> float:
     from screener.stages import PredictBatch, read_batch
 
     torch.set_num_threads(os.cpu_count() or 1)
+    start = time.perf_counter()  # end to end, like the pipeline's figure: model loading included
     predictor = PredictBatch(model, precision="fp32", batch_size=1)
-    start = time.perf_counter()
     for path in paths:
         import numpy as np
 
@@ -104,7 +104,7 @@ def peak_memory_of_run(paths: list[Path], model: Path, out: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--files", type=int, default=200)
+    parser.add_argument("--files", default="200,1000", help="comma-separated input counts for the throughput comparison")
     parser.add_argument("--memory-files", default="50,400")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--model", type=Path, default=None, help="bundle (default: the shipped demo bundle)")
@@ -115,26 +115,39 @@ def main() -> None:
     from screener.pipeline import default_model_path
 
     model = args.model or default_model_path()
+    counts = [int(n) for n in args.files.split(",")]
     memory_counts = [int(n) for n in args.memory_files.split(",")]
-    paths = write_inputs(args.work / "inputs", max([args.files, *memory_counts]))
-    print(f"{len(paths)} inputs in {args.work / 'inputs'}; model {model}; {os.cpu_count()} CPUs")
-    loop_times, pipe_times = [], []
-    for round_ in range(args.repeats):
-        loop_times.append(sequential_loop(paths[: args.files], model))
-        out = args.work / f"out-{round_}"
-        shutil.rmtree(out, ignore_errors=True)
-        pipe_times.append(pipeline_run(paths[: args.files], model, out))
-        print(f"round {round_}: loop {loop_times[-1]:.1f} s, pipeline {pipe_times[-1]:.1f} s")
-    loop, pipe = statistics.median(loop_times), statistics.median(pipe_times)
-    result = {
-        "files": args.files,
-        "loop_seconds_median": loop,
-        "pipeline_seconds_median": pipe,
-        "loop_files_per_second": args.files / loop,
-        "pipeline_files_per_second": args.files / pipe,
-        "speedup": loop / pipe,
-    }
-    print(f"loop {result['loop_files_per_second']:.2f} files/s, pipeline {result['pipeline_files_per_second']:.2f} files/s, speed-up {result['speedup']:.2f}×")
+    paths = write_inputs(args.work / "inputs", max([*counts, *memory_counts]))
+    print(f"{len(paths)} inputs in {args.work / 'inputs'}; model {model}; {os.cpu_count()} CPUs", flush=True)
+    result: dict = {"throughput": []}
+    for count in counts:
+        loop_times, pipe_times = [], []
+        for round_ in range(args.repeats):
+            loop_times.append(sequential_loop(paths[:count], model))
+            out = args.work / f"out-{count}-{round_}"
+            shutil.rmtree(out, ignore_errors=True)
+            pipe_times.append(pipeline_run(paths[:count], model, out))
+            print(f"{count} files, round {round_}: loop {loop_times[-1]:.1f} s, pipeline {pipe_times[-1]:.1f} s", flush=True)
+        loop, pipe = statistics.median(loop_times), statistics.median(pipe_times)
+        entry = {
+            "files": count,
+            "loop_seconds": loop_times,
+            "pipeline_seconds": pipe_times,
+            "loop_files_per_second": count / loop,
+            "pipeline_files_per_second": count / pipe,
+            "speedup": loop / pipe,
+        }
+        result["throughput"].append(entry)
+        print(f"{count} files: loop {entry['loop_files_per_second']:.2f} files/s, pipeline "
+              f"{entry['pipeline_files_per_second']:.2f} files/s, speed-up {entry['speedup']:.2f}× (medians)", flush=True)  # fmt: skip
+    if len(counts) >= 2:  # the fixed costs (Ray start, actor start, model loads) cancel in the difference
+        first, last = result["throughput"][0], result["throughput"][-1]
+        extra = last["files"] - first["files"]
+        loop_rate = extra / (statistics.median(last["loop_seconds"]) - statistics.median(first["loop_seconds"]))
+        pipe_rate = extra / (statistics.median(last["pipeline_seconds"]) - statistics.median(first["pipeline_seconds"]))
+        result["marginal"] = {"loop_files_per_second": loop_rate, "pipeline_files_per_second": pipe_rate, "speedup": pipe_rate / loop_rate}
+        print(f"marginal ({first['files']}→{last['files']} files): loop {loop_rate:.2f} files/s, pipeline {pipe_rate:.2f} files/s, "
+              f"speed-up {pipe_rate / loop_rate:.2f}×", flush=True)  # fmt: skip
     if not args.skip_memory:
         memory = []
         for count in memory_counts:

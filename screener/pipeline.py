@@ -14,6 +14,7 @@ import datetime as _dt
 import logging
 import math
 import os
+import sys
 import time
 import uuid
 from contextlib import contextmanager
@@ -63,6 +64,9 @@ class ReadActor:
     """Ray actor wrapper of :func:`screener.stages.read_batch` holding what to skip (sent once per actor)."""
 
     def __init__(self, limits, skip_ids: Sequence[str], skip_errors: Sequence[tuple[str, str]]) -> None:
+        import torch
+
+        torch.set_num_threads(1)  # reading holds one CPU; leave the other cores to the model replicas
         self.limits = limits
         self.skip_ids = frozenset(skip_ids)
         self.skip_errors = frozenset(tuple(pair) for pair in skip_errors)
@@ -71,13 +75,19 @@ class ReadActor:
         return read_batch(batch, limits=self.limits, skip_ids=self.skip_ids, skip_errors=self.skip_errors)
 
 
-def _auth_environment(address: str | None) -> None:
-    """Joining a ``ray start`` cluster needs token auth in Ray ≥ 2.52 (on by default in 2.60)."""
+def _auth_environment(address: str | None) -> bool:
+    """Joining a ``ray start`` cluster needs token auth in Ray ≥ 2.52 (on by default in 2.60).
+
+    Sets ``RAY_AUTH_MODE=token`` when a token is at hand and the mode is unset; Ray reads the
+    variable when it is imported, so this must run before ``import ray``. True when it set it.
+    """
     if not address or address == "local" or "RAY_AUTH_MODE" in os.environ:
-        return
+        return False
     if os.environ.get("RAY_AUTH_TOKEN") or (Path.home() / ".ray" / "auth_token").is_file():
         os.environ["RAY_AUTH_MODE"] = "token"
         log.info("found a Ray auth token; connecting with RAY_AUTH_MODE=token")
+        return True
+    return False
 
 
 @contextmanager
@@ -87,12 +97,17 @@ def ray_session(config: RunConfig) -> Iterator[None]:
     A local instance is started with ``address="local"`` (a stale cluster file never hijacks it),
     without the dashboard, and shut down afterwards.
     """
+    already_imported = "ray" in sys.modules
+    if _auth_environment(config.address) and already_imported:
+        log.warning(
+            "ray was imported before RAY_AUTH_MODE=token was set; Ray reads it at import, so joining %s "
+            "may fail: export RAY_AUTH_MODE=token before starting Python", config.address
+        )
     import ray
 
     if ray.is_initialized():
         yield
         return
-    _auth_environment(config.address)
     options = {"include_dashboard": False, "logging_level": logging.WARNING, "log_to_driver": True}
     try:
         if config.address:

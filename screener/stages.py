@@ -121,11 +121,8 @@ def read_batch(
     skip_errors: frozenset[tuple[str, str]] = frozenset(),
 ) -> dict[str, np.ndarray]:
     """Stage 1 (CPU): ``{"path", "root"}`` → rows ready for prediction (or error/skip rows)."""
-    import torch
-
     from .features import tabular_feature_names
 
-    torch.set_num_threads(1)  # reading is single-threaded; leave the cores to other tasks
     rows = [
         read_one(str(p), str(r), limits=limits, skip_ids=skip_ids, skip_errors=skip_errors)
         for p, r in zip(batch["path"], batch["root"])
