@@ -54,11 +54,11 @@ def read_one(
     """
     from .errors import InputError
     from .features import tabular_features
-    from .reading import read_bytes, read_density
+    from .reading import read_bytes_reusing, read_density
 
     file_id, raw = None, None
     try:
-        raw = read_bytes(path)
+        raw = read_bytes_reusing(path)  # valid until this thread's next read: used within this call only
         if skip_ids or skip_errors:  # resuming: decide from the hash before parsing anything
             file_id = hashlib.sha256(raw).hexdigest()
             if (path, file_id) in skip_errors:  # first: a recorded duplicate stays one error row

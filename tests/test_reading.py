@@ -344,3 +344,44 @@ def test_augmentation_count_cannot_force_an_allocation(tmp_path: Path) -> None:
     path.write_text((tmp_path / "CHGCAR").read_text() + "augmentation occupancies   1  999999999999\n 0.1\n")
     with pytest.raises(InputError, match="augmentation"):
         read_density(path)
+
+
+def test_reusable_read_buffer_gives_each_file_its_own_bytes(tmp_path: Path) -> None:
+    """Files read one after another through the per-thread buffer (large, small, large) parse to
+    their own densities and hashes, and a view kept from an earlier read is never resized under it."""
+    import hashlib
+
+    from screener.reading import read_bytes_reusing
+
+    big, small = tmp_path / "big" / "CHGCAR", tmp_path / "small" / "CHGCAR"
+    for path, grid in ((big, (12, 12, 12)), (small, (4, 4, 4))):
+        path.parent.mkdir()
+        write_tiny_chgcar(path, grid=grid)
+    kept = read_bytes_reusing(small)  # an exported view: the buffer must not be resized in place
+    assert bytes(kept) == small.read_bytes()
+    for path in (big, small, big, small):
+        record = read_density(path)
+        assert record.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert record.grid == ((12, 12, 12) if path == big else (4, 4, 4))
+        reference = read_density(path, raw=path.read_bytes())  # the plain-bytes path
+        np.testing.assert_array_equal(record.rho, reference.rho)
+        assert record.n_electrons == reference.n_electrons
+
+
+def test_buffer_stream_reads_like_bytesio() -> None:
+    import io
+
+    from screener.reading import _BufferStream
+
+    data = b"line one\n\n  2.5 3.5\n" + b"x" * 700 + b"\nlast line without newline"  # a line longer than a search window
+    buffer = bytearray(data + b"garbage beyond the view")
+    stream, reference = _BufferStream(memoryview(buffer)[: len(data)]), io.BytesIO(data)
+    for step in ("readline", "readline", "read5", "tell", "readline", "readline", "readline", "seek3", "read-1", "read4"):
+        if step == "tell":
+            assert stream.tell() == reference.tell()
+        elif step.startswith("seek"):
+            assert stream.seek(int(step[4:])) == reference.seek(int(step[4:]))
+        elif step.startswith("read") and step != "readline":
+            assert stream.read(int(step[4:])) == reference.read(int(step[4:]))
+        else:
+            assert stream.readline() == reference.readline()
