@@ -192,6 +192,9 @@ class RunConfig:
         rows_per_part: rows per Parquet part file.
         in_flight_bytes: object-store budget of the streaming pipeline (back-pressure beyond it), bytes.
         retry_errors: on resume, read again the inputs an earlier run recorded as failed.
+        replica_start_timeout_s: how long streaming waits for every model replica to load its
+            bundle before the first file is sent, seconds (so each replica takes part and is
+            listed in the manifest; a replica that cannot start fails the run instead of hanging).
     """
 
     gpus: int = 0
@@ -206,4 +209,5 @@ class RunConfig:
     rows_per_part: int = 256
     in_flight_bytes: int = 2 * 1024**3
     retry_errors: bool = False
+    replica_start_timeout_s: int = 600
     read_limits: ReadLimits = field(default_factory=ReadLimits)

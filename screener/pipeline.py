@@ -255,6 +255,9 @@ def _stream(files, model_path, config: RunConfig, *, readers, replicas, state: R
     context.enable_progress_bars = False
     context.enable_auto_log_stats = False
     context.execution_options.preserve_order = False
+    # Start every replica (bundle loaded) before streaming: otherwise a short run can finish on the
+    # first replica that is ready while the others are still loading, and they never take part.
+    context.wait_for_min_actors_s = config.replica_start_timeout_s
     # Bound what is in flight: Ray Data applies back-pressure when this object-store budget is used.
     context.execution_options.resource_limits = ExecutionResources.for_limits(object_store_memory=config.in_flight_bytes)
     items = [{"path": f.path, "root": f.root} for f in files]
@@ -287,10 +290,17 @@ def _stream(files, model_path, config: RunConfig, *, readers, replicas, state: R
         num_cpus=1,
     )
     bar = tqdm(total=len(items), desc="screening", unit="file", disable=not progress, smoothing=0.1)
-    for batch in dataset.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
-        router.consume(batch)
-        bar.update(len(batch["path"]))
-    bar.close()
+    try:
+        for batch in dataset.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
+            router.consume(batch)
+            bar.update(len(batch["path"]))
+    except ray.exceptions.GetTimeoutError:
+        raise ConfigError(
+            f"the {replicas} model replica(s) did not all start within {config.replica_start_timeout_s} s "
+            "(RunConfig.replica_start_timeout_s); the cluster may lack the CPUs, GPUs or memory they need"
+        ) from None
+    finally:
+        bar.close()
 
 
 def read_replica_registry(folder: Path) -> list[dict]:
