@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import zlib
 from pathlib import Path
 from typing import Sequence
 
@@ -97,13 +98,31 @@ class Predictor:
         with self.policy.autocast():
             image = model.image_features(latent)
             mean = model.head_forward(image, tab).float()
-            samples = []
+            spread = torch.zeros_like(mean)
             if self.mc_samples > 1:  # dropout lives in the head only: sample the head, not the CNN
-                enable_mc_dropout(model)
-                samples = [model.head_forward(image, tab).float() for _ in range(self.mc_samples)]
-                model.eval()
-        spread = torch.stack(samples).std(dim=0) if samples else torch.zeros_like(mean)
+                spread = self._mc_dropout_spread(model, image, tab, standardized)
         return mean.cpu().numpy().astype(np.float64), spread.cpu().numpy().astype(np.float64)
+
+    def _mc_dropout_spread(self, model, image: torch.Tensor, tab: torch.Tensor, standardized: np.ndarray) -> torch.Tensor:
+        """Std over ``mc_samples`` dropout passes of the head, (B, T), reproducible per sample.
+
+        Each sample's dropout masks come from a generator seeded by its own descriptors, so the same
+        file gets the same spread whatever batch it lands in, on every run (and the caller's RNG
+        state is left untouched).
+        """
+        devices = [self.device] if self.device.type == "cuda" else []
+        spreads = []
+        enable_mc_dropout(model)
+        try:
+            with torch.random.fork_rng(devices=devices):
+                for i in range(image.shape[0]):
+                    torch.manual_seed(zlib.crc32(np.ascontiguousarray(standardized[i]).tobytes()))
+                    repeated_image = image[i : i + 1].expand(self.mc_samples, *image.shape[1:])
+                    repeated_tab = tab[i : i + 1].expand(self.mc_samples, *tab.shape[1:])
+                    spreads.append(model.head_forward(repeated_image, repeated_tab).float().std(dim=0))
+        finally:
+            model.eval()
+        return torch.stack(spreads)
 
     # -- the whole chain --------------------------------------------------------------------
 
