@@ -8,7 +8,7 @@ Stages:
 
 1. ``synth``: extract the 6,059 POSCARs and write one procrystal CHGCAR.gz each with ``screener synth``'s
    code at a VASP-like spacing (default 0.1 Å, PREC=Normal-like; files are gzip-compressed to keep
-   the set at about 15 GB).
+   the set at about 8.5 GB, 11 GB with the work files).
 2. ``labels``: a labels CSV (id = the CHGCAR folder name) and the authors' train/val/test split.
    No outlier trimming; the only values left out are those the documented label rules refuse
    (``screener.labels``): non-positive moduli, energies outside [−15, 10] eV/atom (the file's
