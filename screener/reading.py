@@ -89,7 +89,7 @@ def sha256_file(path: str | Path, *, chunk: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
-def detect_compression(raw: bytes, filename: str) -> str | None:
+def detect_compression(raw: bytes | memoryview, filename: str) -> str | None:
     """Codec from the magic bytes, falling back to the suffix (legacy ``.lzma`` has no magic)."""
     if raw[:2] == b"\x1f\x8b":
         return "gzip"
@@ -109,7 +109,7 @@ def _inflater(codec: str):
     return lzma.LZMADecompressor(format=lzma.FORMAT_AUTO)
 
 
-def _inflate_gzip_fast(raw: bytes, max_bytes: int) -> memoryview | None:
+def _inflate_gzip_fast(raw: bytes | memoryview, max_bytes: int) -> memoryview | None:
     """One-shot gzip inflate through pyarrow (about 2× faster than zlib here), sized from the trailer.
 
     The gzip trailer's ISIZE is the uncompressed size modulo 2³² of the last member. When it is
@@ -128,7 +128,7 @@ def _inflate_gzip_fast(raw: bytes, max_bytes: int) -> memoryview | None:
     return out if out[-1:] != b"\x00" else None
 
 
-def _inflate_stream(raw: bytes, codec: str, path: str, *, max_bytes: int) -> bytes:
+def _inflate_stream(raw: bytes | memoryview, codec: str, path: str, *, max_bytes: int) -> bytes:
     """Decompress every member of a gzip/bzip2/xz stream, stopping beyond ``max_bytes``.
 
     Concatenated members (``cat a.gz b.gz``, bgzip, pbzip2) are one file, as gzip itself reads them.
@@ -153,14 +153,14 @@ def _inflate_stream(raw: bytes, codec: str, path: str, *, max_bytes: int) -> byt
             return b"".join(chunks)
 
 
-def _inflate(raw: bytes, codec: str, path: str, *, max_bytes: int) -> bytes | memoryview:
+def _inflate(raw: bytes | memoryview, codec: str, path: str, *, max_bytes: int) -> bytes | memoryview:
     """Decompress ``raw``, refusing output beyond ``max_bytes`` (decompression bombs)."""
     if codec == "gzip" and (fast := _inflate_gzip_fast(raw, max_bytes)) is not None:
         return fast
     return _inflate_stream(raw, codec, path, max_bytes=max_bytes)
 
 
-def _inflate_head(raw: bytes, codec: str, path: str) -> bytes:
+def _inflate_head(raw: bytes | memoryview, codec: str, path: str) -> bytes:
     """The first ``_HEADER_BYTES`` of the decompressed text (for the header check)."""
     try:
         return _inflater(codec).decompress(raw, _HEADER_BYTES)
@@ -360,7 +360,7 @@ def _parse_vasp_header(head: bytes, path: str) -> _VaspHeader:
     return _VaspHeader(structure, _parse_grid_line(line, path), stream.tell())
 
 
-def _read_vasp_blocks(text: bytes, header: _VaspHeader, path: str) -> tuple[list[np.ndarray], float]:
+def _read_vasp_blocks(text: bytes | memoryview, header: _VaspHeader, path: str) -> tuple[list[np.ndarray], float]:
     """All value blocks (total, then 1 or 3 magnetization blocks) and the mean of the first."""
     stream = _byte_stream(text)
     stream.seek(header.data_offset)
@@ -432,7 +432,7 @@ def _cube_header(stream: IO[bytes], path: str) -> _CubeHeader:
     return _CubeHeader(n_atoms, np.array(first[1:4]), counts, np.array([axis[1:4] for axis in axes]))  # type: ignore[arg-type]
 
 
-def _read_cube(path: str, text: bytes) -> tuple[Structure, np.ndarray, tuple[int, int, int]]:
+def _read_cube(path: str, text: bytes | memoryview) -> tuple[Structure, np.ndarray, tuple[int, int, int]]:
     from pymatgen.core import Element, Lattice, Structure
 
     stream = _byte_stream(text)
@@ -466,7 +466,7 @@ def read_density(
     *,
     root: str | Path | None = None,
     limits: ReadLimits | None = None,
-    raw: bytes | None = None,
+    raw: bytes | memoryview | None = None,
     sha256: str | None = None,
 ) -> DensityRecord:
     """Read one charge-density file into a :class:`DensityRecord` in physical units.
@@ -476,7 +476,7 @@ def read_density(
             (``.gz``, ``.bz2``, ``.xz``, ``.lzma``).
         root: the input root it was discovered under (decides the record's ``name``).
         limits: header limits, checked before anything large is allocated.
-        raw: the file's bytes, when the caller has already read them.
+        raw: the file's bytes, when the caller has already read them (``bytes`` or a view).
         sha256: their SHA-256, when the caller has already computed it.
 
     Raises:
@@ -492,14 +492,6 @@ def read_density(
         raise InputError(path_str, "not enough memory to hold this density") from None
     except Exception as exc:  # a parser failure on malformed input is still the input's fault
         raise InputError(path_str, f"unreadable ({type(exc).__name__}: {exc})") from None
-
-
-def read_bytes(path: str | Path) -> bytes:
-    """A file's bytes, or :class:`InputError` with the reason."""
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read file ({exc.strerror or exc})") from None
 
 
 _reusable = threading.local()
@@ -596,7 +588,7 @@ def _byte_stream(text: bytes | memoryview) -> IO[bytes]:
 
 
 def _read_density(
-    path: str | Path, *, root: str | Path | None, limits: ReadLimits, raw: bytes | None, sha256: str | None
+    path: str | Path, *, root: str | Path | None, limits: ReadLimits, raw: bytes | memoryview | None, sha256: str | None
 ) -> DensityRecord:
     path_str = str(path)
     filename = Path(path).name
@@ -607,8 +599,6 @@ def _read_density(
         raw = read_bytes_reusing(path)
     digest = _hash_in_background(raw) if sha256 is None else None
     codec = detect_compression(raw, filename)
-    if isinstance(raw, memoryview) and (codec or is_cube_name(filename)):
-        raw = bytes(raw)  # only plain VASP files are parsed straight from the reusable buffer
     head = _inflate_head(raw, codec, path_str) if codec else bytes(raw[:_HEADER_BYTES])
     _check_text(head, path_str)
 
@@ -660,7 +650,7 @@ def _hash_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="screener-sha256")
 
 
-def _hash_in_background(raw: bytes) -> Future[str]:
+def _hash_in_background(raw: bytes | memoryview) -> Future[str]:
     """SHA-256 of ``raw`` on a second core while the caller parses.
 
     hashlib releases the GIL while hashing a large buffer, but the parser does not; so wait until
@@ -677,7 +667,7 @@ def _hash_in_background(raw: bytes) -> Future[str]:
     return future
 
 
-def _guess_vasp_kind(text: bytes, header: _VaspHeader) -> str:
+def _guess_vasp_kind(text: bytes | memoryview, header: _VaspHeader) -> str:
     """CHG files hold 10 values per line and no augmentation occupancies; CHGCAR files 5."""
     first = bytes(text[header.data_offset : header.data_offset + 4096])
     return "chg" if len(first.split(b"\n", 1)[0].split()) == 10 else "chgcar"
