@@ -70,7 +70,7 @@ def discover(inputs: Iterable[str | Path], *, skipped: list[str] | None = None) 
         key = os.path.abspath(path)
         if key not in seen:
             seen.add(key)
-            found.append(InputFile(os.path.abspath(path), os.path.abspath(root)))
+            found.append(InputFile(key, os.path.abspath(root)))
 
     for item in inputs:
         item = Path(item)

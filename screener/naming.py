@@ -13,11 +13,12 @@ from pathlib import Path
 #: compression suffix -> codec name.
 COMPRESSION_SUFFIXES: dict[str, str] = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".lzma": "lzma"}
 
-_VASP_OUTPUT_NAME = re.compile(r"^(CHGCAR|CHG|AECCAR[012]|PARCHG)$")
+_VASP_DENSITY_NAMES = r"(CHGCAR|CHG|AECCAR[012]|PARCHG)"
+_VASP_OUTPUT_NAME = re.compile(rf"^{_VASP_DENSITY_NAMES}$")
 _NOT_DENSITY = re.compile(r"(LOCPOT|ELFCAR)", re.IGNORECASE)
 #: a VASP density name as a whole token of a file name (``CHGCAR``, ``Si_CHG``, ``CHGCAR.spin``,
 #: ``PARCHG.0125.ALLK``), upper case as VASP writes it; ``chgsum.pl`` or ``CHGNET.json`` do not match.
-_DENSITY_TOKEN = re.compile(r"(?:^|[._-])(CHGCAR|CHG|AECCAR[012]|PARCHG)(?:$|[._-])")
+_DENSITY_TOKEN = re.compile(rf"(?:^|[._-]){_VASP_DENSITY_NAMES}(?:$|[._-])")
 
 
 def strip_compression(filename: str) -> tuple[str, str | None]:

@@ -61,7 +61,6 @@ class ResumeState:
     predicted: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str | None] = field(default_factory=dict)  # path → id (None: unreadable)
     model_id: str | None = None
-    errors_to_retry: set[str] = field(default_factory=set)  # paths whose errors are retried (--retry-errors)
 
     @property
     def error_pairs(self) -> frozenset[tuple[str, str]]:
@@ -69,8 +68,9 @@ class ResumeState:
         return frozenset((path, file_id) for path, file_id in self.errors.items() if file_id)
 
 
-def _parts(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("*.parquet") if not p.name.startswith("."))
+def part_files(folder: Path) -> list[Path]:
+    """The finished Parquet part files in ``folder``, sorted (none when it does not exist)."""
+    return sorted(p for p in folder.glob("*.parquet") if not p.name.startswith(".") and p.is_file())
 
 
 def remove_orphans(out_dir: Path) -> int:
@@ -82,7 +82,7 @@ def remove_orphans(out_dir: Path) -> int:
             removed += 1
     latents = out_dir / LATENTS_DIR
     if latents.exists():
-        for part in _parts(latents):
+        for part in part_files(latents):
             if not (out_dir / PREDICTIONS_DIR / part.name).exists():
                 part.unlink()
                 removed += 1
@@ -96,10 +96,10 @@ def load_resume_state(out_dir: Path) -> ResumeState:
     if removed:
         log.info("removed %d incomplete part files left by an interrupted run", removed)
     try:
-        for part in _parts(out_dir / PREDICTIONS_DIR) if (out_dir / PREDICTIONS_DIR).exists() else []:
+        for part in part_files(out_dir / PREDICTIONS_DIR):
             table = pq.read_table(part, columns=["id", "path"])
             state.predicted.update(zip(table.column("id").to_pylist(), table.column("path").to_pylist()))
-        for part in _parts(out_dir / ERRORS_DIR) if (out_dir / ERRORS_DIR).exists() else []:
+        for part in part_files(out_dir / ERRORS_DIR):
             table = pq.read_table(part, columns=["path", "id"])
             state.errors.update(zip(table.column("path").to_pylist(), table.column("id").to_pylist()))
     except (OSError, pa.ArrowException) as exc:
@@ -116,9 +116,10 @@ def drop_error_rows(out_dir: Path, paths: set[str], *, keep_run: str) -> int:
     Each affected part is rewritten atomically; returns the number of rows removed.
     """
     removed = 0
-    for part in _parts(out_dir / ERRORS_DIR) if (out_dir / ERRORS_DIR).exists() else []:
+    wanted = pa.array(sorted(paths), type=pa.string())
+    for part in part_files(out_dir / ERRORS_DIR):
         table = pq.read_table(part)
-        stale = pc.and_(pc.is_in(table.column("path"), pa.array(sorted(paths))), pc.not_equal(table.column("run_id"), keep_run))
+        stale = pc.and_(pc.is_in(table.column("path"), wanted), pc.not_equal(table.column("run_id"), keep_run))
         count = pc.sum(stale).as_py() or 0
         if not count:
             continue
@@ -220,7 +221,7 @@ def count_rows(out_dir: Path) -> dict[str, int]:
     """Rows in each table of an output directory (all runs)."""
     counts = {}
     for folder in (PREDICTIONS_DIR, LATENTS_DIR, ERRORS_DIR):
-        parts = _parts(out_dir / folder) if (out_dir / folder).exists() else []
+        parts = part_files(out_dir / folder)
         counts[folder] = sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
     return counts
 

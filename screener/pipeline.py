@@ -195,8 +195,9 @@ def run_screen(
                         router=router, progress=progress, registry=registry)  # fmt: skip
             writer.flush()
             summary.replicas = read_replica_registry(registry)
-        if router.superseded:
-            removed = drop_error_rows(output, router.superseded, keep_run=run_id)
+        superseded = router.superseded
+        if superseded:
+            removed = drop_error_rows(output, superseded, keep_run=run_id)
             log.info("removed %d error rows of earlier runs for inputs this run handled again", removed)
         summary.seconds = time.perf_counter() - start
         summary.predicted = writer.counts["predicted"]
@@ -215,8 +216,6 @@ def _resume_state(output: Path, config: RunConfig, *, model_id: str) -> ResumeSt
             f"{output} holds predictions of model {state.model_id}, not {model_id}; "
             "resume with the same --model or write to another --output"
         )
-    if config.retry_errors:
-        state.errors_to_retry = set(state.errors)
     return state
 
 
@@ -264,7 +263,7 @@ def _stream(files, model_path, config: RunConfig, *, readers, replicas, state: R
     # Enough blocks that every replica gets work even for small inputs, at most one per file.
     blocks = min(len(items), max(math.ceil(len(items) / config.read_batch_size), 2 * replicas))
     dataset = ray.data.from_items(items, override_num_blocks=max(1, blocks))
-    skip_errors = [pair for pair in state.error_pairs if pair[0] not in state.errors_to_retry]
+    skip_errors = [] if config.retry_errors else list(state.error_pairs)  # --retry-errors reads them all again
     dataset = dataset.map_batches(
         ReadActor,
         fn_constructor_kwargs={"limits": config.read_limits, "skip_ids": list(state.predicted), "skip_errors": skip_errors},
@@ -328,7 +327,11 @@ class _Router:
         self.state = state
         self.seen: dict[str, str] = dict(state.predicted)  # id → the path predicted for it
         self.handled: set[str] = set()  # paths written by this run
-        self.superseded: set[str] = set()
+
+    @property
+    def superseded(self) -> set[str]:
+        """Paths with error rows from earlier runs that this run wrote a new row for."""
+        return self.handled & self.state.errors.keys()
 
     def consume(self, batch: dict[str, np.ndarray]) -> None:
         for i in range(len(batch["path"])):
@@ -344,14 +347,10 @@ class _Router:
         if status == "skipped":
             first = self.state.predicted.get(file_id)
             if batch["stage"][i] == "done" and first is not None and first != path:
-                if path in self.state.errors:
-                    self.superseded.add(path)  # a retried duplicate: its new row replaces the old one
                 self._error(path, file_id, "duplicate", "Duplicate", f"same bytes as {first} (predicted by an earlier run)")
             else:
                 self.summary.skipped += 1
             return
-        if path in self.state.errors:
-            self.superseded.add(path)
         if status == "error":
             self._error(path, file_id, str(batch["stage"][i]), str(batch["error_type"][i]), str(batch["message"][i]))
             return

@@ -58,6 +58,7 @@ from typing import IO, TYPE_CHECKING, Any
 import pyarrow as pa
 
 from .errors import ConfigError
+from .outputs import part_files
 from .schema import (
     ERRORS_DIR,
     ERRORS_SCHEMA,
@@ -108,8 +109,6 @@ _PARAM_RE = re.compile(
         \s*(?::\s*(?P<desc>.*))?$""",
     re.VERBOSE,
 )
-_GLOB_CHARS = re.compile(r"[*?\[\]{}]")
-
 # --------------------------------------------------------------------------------------------------
 # Query files: header parsing and parameter conversion
 # --------------------------------------------------------------------------------------------------
@@ -447,7 +446,10 @@ def load_query(name_or_path: str | Path) -> QuerySpec:
 
 def list_queries() -> list[QuerySpec]:
     """Every shipped query, parsed, sorted by name."""
-    return [load_query(name) for name in sorted(_shipped_files())]
+    return [
+        parse_query(entry.read_text(encoding="utf-8"), name=name, origin=f"shipped:{entry.name}")
+        for name, entry in sorted(_shipped_files().items())
+    ]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -470,19 +472,9 @@ def _results_dir(path: str | Path) -> Path:
 
 
 def _sources(directories: Sequence[Path], subdir: str) -> list[str]:
-    """Parquet sources for one view: a glob per directory that has part files.
-
-    A directory whose path holds glob characters gets its files listed one by one instead,
-    so that ``[`` or ``*`` in a folder name is never read as a pattern.
-    """
-    sources: list[str] = []
-    for directory in directories:
-        files = sorted(str(p) for p in (directory / subdir).glob("*.parquet") if p.is_file())
-        if not files:
-            continue
-        folder = str(directory / subdir)
-        sources += files if _GLOB_CHARS.search(folder) else [folder + "/*.parquet"]
-    return sources
+    """Parquet sources for one view: the part files of each directory, listed one by one (a ``[``
+    or ``*`` in a folder name is then never read as a glob pattern)."""
+    return [str(part) for directory in directories for part in part_files(directory / subdir)]
 
 
 _SCALAR_TYPES = {
@@ -610,7 +602,7 @@ def execute_query(
 
 
 def run_query(
-    name_or_path: str | Path,
+    name_or_path: str | Path | QuerySpec,
     results_dirs: str | Path | Sequence[str | Path],
     params: Mapping[str, Any] | None = None,
     limit: int | None = None,
@@ -618,7 +610,7 @@ def run_query(
     """Run a shipped query (by name) or a ``.sql`` file over one or more results directories.
 
     Args:
-        name_or_path: e.g. ``"stiffest_stable"`` or ``"my_queries/oxides.sql"``.
+        name_or_path: e.g. ``"stiffest_stable"`` or ``"my_queries/oxides.sql"``, or a loaded query.
         results_dirs: output directories of ``screener run`` / ``screener demo``.
         params: parameter values, strings as typed on the command line (``{"k": "5"}``) or Python
             values (``{"k": 5}``); defaults fill the rest.
@@ -631,7 +623,7 @@ def run_query(
         ConfigError: unknown query, unknown/missing/mistyped parameter, bad results directory,
             or a failing SQL statement.
     """
-    spec = load_query(name_or_path)
+    spec = name_or_path if isinstance(name_or_path, QuerySpec) else load_query(name_or_path)
     spec.bind(params)  # check parameters before reading any file
     con = connect(results_dirs)
     try:

@@ -9,14 +9,8 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
-
-if TYPE_CHECKING:
-    import pyarrow as pa
-
-    from ..query import QuerySpec
 
 #: Output formats; must match :data:`screener.query.EXPORT_FORMATS` (a test checks).
 FORMATS: tuple[str, ...] = ("table", "csv", "json", "parquet")
@@ -142,7 +136,7 @@ def query(
     --param are converted to the declared type and bound as parameters, never pasted into SQL.
     Queries can read only the given results directories.
     """
-    from ..query import load_query, write_result
+    from ..query import load_query, run_query, write_result
 
     if list_only:
         click.echo(_list_text(), nl=False)
@@ -159,7 +153,7 @@ def query(
         raise click.UsageError("give at least one --results DIR (an output directory of 'screener run')")
     if fmt == "parquet" and out is None:
         raise click.UsageError("--format parquet writes a file: add --out FILE.parquet")
-    table = _run(spec, results_dirs, values, limit)
+    table = run_query(spec, list(results_dirs), values, limit)
     try:
         write_result(table, fmt, out=out, stream=None if out else sys.stdout)
         sys.stdout.flush()
@@ -171,13 +165,3 @@ def query(
     elif fmt == "table" and limit and table.num_rows == limit:
         click.echo(f"(first {limit} rows; --limit 0 for all)", err=True)
 
-
-def _run(spec: QuerySpec, results_dirs: tuple[Path, ...], values: dict[str, str], limit: int) -> pa.Table:
-    """Open the views over ``results_dirs``, run ``spec`` with at most ``limit`` rows (0 = all), close."""
-    from ..query import connect, execute_query
-
-    con = connect(list(results_dirs))
-    try:
-        return execute_query(con, spec, values, limit=limit or None)
-    finally:
-        con.close()
