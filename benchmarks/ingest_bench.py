@@ -54,7 +54,7 @@ def main() -> None:
     from pymatgen.io.vasp import Chgcar
 
     from screener.config import RegridConfig
-    from screener.reading import read_density
+    from screener.io.reading import read_density
     from screener.regrid import regrid
 
     torch.set_num_threads(max(1, torch.get_num_threads()))

@@ -23,7 +23,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from .config import ReadLimits, RegridConfig
-from .discovery import InputFile
+from .io.discovery import InputFile
 from .errors import ScreenerError
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def _prepare_one(item: InputFile, regrid_config: RegridConfig, limits: ReadLimit
 
     from .errors import InputError
     from .features import tabular_features
-    from .reading import read_density
+    from .io.reading import read_density
     from .regrid import regrid
 
     torch.set_num_threads(1)

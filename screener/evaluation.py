@@ -17,10 +17,10 @@ import numpy as np
 
 from .bundle import load_bundle
 from .dataset import prepare_dataset
-from .discovery import discover
+from .io.discovery import discover
 from .errors import LabelError
 from .labels import fill_from_physics, load_labels, write_report
-from .naming import record_name
+from .io.naming import record_name
 from .splits import read_split_file
 from .targets import TARGETS
 from .training import metrics_table, predict_rows

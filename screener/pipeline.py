@@ -26,7 +26,7 @@ import numpy as np
 
 from . import __version__
 from .config import RunConfig
-from .discovery import discover
+from .io.discovery import discover
 from .errors import ConfigError
 from .outputs import ResultWriter, ResumeState, drop_error_rows, exclusive_output, load_resume_state, update_manifest
 from .schema import PREDICTIONS_SCHEMA

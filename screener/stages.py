@@ -54,7 +54,7 @@ def read_one(
     """
     from .errors import InputError
     from .features import tabular_features
-    from .reading import read_bytes_reusing, read_density
+    from .io.reading import read_bytes_reusing, read_density
 
     file_id, raw = None, None
     try:

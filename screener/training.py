@@ -29,7 +29,7 @@ from .bundle import ModelBundle, TargetStats, save_bundle
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import AttentionConfig, AutoencoderConfig, LgbmConfig, RegridConfig, TrainConfig
 from .dataset import DensityDataset, prepare_dataset
-from .discovery import discover
+from .io.discovery import discover
 from .errors import LabelError
 from .features import tabular_feature_names
 from .labels import LabelSet, fill_from_physics, load_labels, write_report
@@ -38,7 +38,7 @@ from .metrics import regression_report
 from .models.attention import AttentionRegressor, masked_mse
 from .models.autoencoder import InputTransform, PeriodicAutoencoder, reconstruction_error
 from .models.trees import LatentPCA, fit_booster, predict_booster, tree_feature_names, tree_features
-from .naming import record_name
+from .io.naming import record_name
 from .precision import resolve_precision
 from .splits import assign_splits
 from .targets import TARGETS

@@ -109,7 +109,7 @@ def test_cartesian_frame_needs_lattice() -> None:
 
 
 def test_real_density_regrid_conserves_electrons(chgcar_dir) -> None:
-    from screener.reading import read_density
+    from screener.io.reading import read_density
 
     record = read_density(chgcar_dir / "pymatgen_chargemol_NaCl_CHGCAR.gz")
     for n in (16, 32, 64):

@@ -12,7 +12,7 @@ import click
 def inspect_one(path: str, *, grid: int | None) -> dict:
     """Summary of one file as a JSON-ready dict (raises InputError for an unusable file)."""
     from ..config import RegridConfig
-    from ..reading import read_density
+    from ..io.reading import read_density
 
     record = read_density(path)
     info = {

@@ -15,10 +15,10 @@ import pytest
 
 from screener.config import BOHR_TO_ANGSTROM, ReadLimits
 from screener.errors import InputError
-from screener.naming import record_name
-from screener.reading import read_density
+from screener.io.naming import record_name
+from screener.io.reading import read_density
 
-from .conftest import CHGCAR_DIR, write_tiny_chgcar
+from ..conftest import CHGCAR_DIR, write_tiny_chgcar
 
 DENSITY_FILES = sorted(
     p.name for p in CHGCAR_DIR.glob("*") if CHGCAR_DIR.exists() and "LOCPOT" not in p.name and "ELFCAR" not in p.name
@@ -126,7 +126,7 @@ def test_compressed_variants_read_identically(tmp_path: Path, suffix: str, compr
 
 def test_noncollinear_four_blocks(tmp_path: Path) -> None:
     """Total + m_x, m_y, m_z: the magnetization is (3, nx, ny, nz)."""
-    from .conftest import tiny_structure
+    from ..conftest import tiny_structure
     from pymatgen.io.vasp import Poscar
 
     grid = (4, 4, 6)
@@ -254,7 +254,7 @@ def test_corrupt_and_truncated_gzip_are_refused(tmp_path: Path) -> None:
 
 
 def test_huge_declared_grid_fails_fast_without_allocating(tmp_path: Path) -> None:
-    from .conftest import tiny_structure
+    from ..conftest import tiny_structure
     from pymatgen.io.vasp import Poscar
 
     path = tmp_path / "CHGCAR"
@@ -351,7 +351,7 @@ def test_reusable_read_buffer_gives_each_file_its_own_bytes(tmp_path: Path) -> N
     their own densities and hashes, and a view kept from an earlier read is never resized under it."""
     import hashlib
 
-    from screener.reading import read_bytes_reusing
+    from screener.io.reading import read_bytes_reusing
 
     big, small = tmp_path / "big" / "CHGCAR", tmp_path / "small" / "CHGCAR"
     for path, grid in ((big, (12, 12, 12)), (small, (4, 4, 4))):
@@ -371,7 +371,7 @@ def test_reusable_read_buffer_gives_each_file_its_own_bytes(tmp_path: Path) -> N
 def test_buffer_stream_reads_like_bytesio() -> None:
     import io
 
-    from screener.reading import _BufferStream
+    from screener.io.reading import _BufferStream
 
     data = b"line one\n\n  2.5 3.5\n" + b"x" * 700 + b"\nlast line without newline"  # a line longer than a search window
     buffer = bytearray(data + b"garbage beyond the view")

@@ -27,8 +27,8 @@ from typing import IO, TYPE_CHECKING
 
 import numpy as np
 
-from .config import BOHR_TO_ANGSTROM, ReadLimits
-from .errors import InputError
+from ..config import BOHR_TO_ANGSTROM, ReadLimits
+from ..errors import InputError
 from .naming import is_cube_name, not_density_kind, record_name, strip_compression, vasp_kind_from_name
 
 if TYPE_CHECKING:

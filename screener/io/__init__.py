@@ -1,0 +1,1 @@
+"""Reading and writing density files: discovery, naming, CHGCAR/cube parsing, CHGCAR writing."""
