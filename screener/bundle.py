@@ -37,7 +37,7 @@ from .errors import BundleError
 from .models.attention import AttentionRegressor
 from .models.autoencoder import InputTransform, PeriodicAutoencoder
 from .models.trees import LatentPCA
-from .io.reading import sha256_file
+from .io.buffers import sha256_file
 from .targets import TARGETS_BY_NAME
 
 log = logging.getLogger(__name__)

@@ -54,7 +54,8 @@ def read_one(
     """
     from .errors import InputError
     from .features import tabular_features
-    from .io.reading import read_bytes_reusing, read_density
+    from .io.buffers import read_bytes_reusing
+    from .io.reading import read_density
 
     file_id, raw = None, None
     try:

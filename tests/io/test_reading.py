@@ -351,7 +351,7 @@ def test_reusable_read_buffer_gives_each_file_its_own_bytes(tmp_path: Path) -> N
     their own densities and hashes, and a view kept from an earlier read is never resized under it."""
     import hashlib
 
-    from screener.io.reading import read_bytes_reusing
+    from screener.io.buffers import read_bytes_reusing
 
     big, small = tmp_path / "big" / "CHGCAR", tmp_path / "small" / "CHGCAR"
     for path, grid in ((big, (12, 12, 12)), (small, (4, 4, 4))):
@@ -371,7 +371,7 @@ def test_reusable_read_buffer_gives_each_file_its_own_bytes(tmp_path: Path) -> N
 def test_buffer_stream_reads_like_bytesio() -> None:
     import io
 
-    from screener.io.reading import _BufferStream
+    from screener.io.buffers import _BufferStream
 
     data = b"line one\n\n  2.5 3.5\n" + b"x" * 700 + b"\nlast line without newline"  # a line longer than a search window
     buffer = bytearray(data + b"garbage beyond the view")
