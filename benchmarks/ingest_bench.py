@@ -55,7 +55,7 @@ def main() -> None:
 
     from screener.config import RegridConfig
     from screener.io.reading import read_density
-    from screener.regrid import regrid
+    from screener.grid.resample import regrid
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     with tempfile.TemporaryDirectory() as tmp:

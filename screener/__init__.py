@@ -8,7 +8,7 @@ moduli (GPa), formation energy (eV/atom) and Debye temperature (K).
 The public surface is small; everything else lives in private-by-convention modules:
 
 * :func:`screener.io.reading.read_density` -- one CHGCAR-family or cube file to a :class:`DensityRecord`.
-* :func:`screener.regrid.regrid` -- periodic, charge-conserving resampling.
+* :func:`screener.grid.resample.regrid` -- periodic, charge-conserving resampling.
 * :class:`screener.predictor.Predictor` -- a loaded model bundle applied to batches.
 """
 

@@ -82,7 +82,7 @@ def _prepare_one(item: InputFile, regrid_config: RegridConfig, limits: ReadLimit
     from .errors import InputError
     from .features import tabular_features
     from .io.reading import read_density
-    from .regrid import regrid
+    from .grid.resample import regrid
 
     torch.set_num_threads(1)
     try:

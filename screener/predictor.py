@@ -24,7 +24,7 @@ from .models.attention import enable_mc_dropout
 from .models.autoencoder import reconstruction_error
 from .models.trees import predict_booster, tree_features
 from .precision import PrecisionPolicy, resolve_precision
-from .regrid import regrid
+from .grid.resample import regrid
 from .targets import TARGETS_BY_NAME
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ def inspect_one(path: str, *, grid: int | None) -> dict:
         "sha256": record.sha256,
     }
     if grid:
-        from ..regrid import regrid
+        from ..grid.resample import regrid
 
         start = time.perf_counter()
         resampled = regrid(record.rho, config=RegridConfig(grid=grid))

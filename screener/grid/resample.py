@@ -23,7 +23,7 @@ import math
 import numpy as np
 import torch
 
-from .config import RegridConfig
+from ..config import RegridConfig
 
 
 def _resize_spectrum_axis(spectrum: torch.Tensor, size: int, dim: int) -> torch.Tensor:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from screener.config import RegridConfig
-from screener.regrid import cartesian_cube, fourier_resample, regrid, trilinear_resample
+from screener.grid.resample import cartesian_cube, fourier_resample, regrid, trilinear_resample
 
 
 def plane_waves(shape, modes, *, offset: float = 2.0) -> np.ndarray:
