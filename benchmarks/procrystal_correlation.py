@@ -10,7 +10,7 @@ density over all grid points:
   (valence for AECCAR1/AECCAR2, core for AECCAR0, core + valence for the Fe3O4 reference).
 
 Valence densities are scaled to the file's own electron count, with valences chosen by
-:func:`screener.valence.match_valence` (the runs did not all use the Materials Project POTCARs).
+:func:`screener.synth.valence.match_valence` (the runs did not all use the Materials Project POTCARs).
 The model meant for each kind of file is marked in bold in the table. It also times CHGCAR writing.
 
 Usage::
@@ -98,8 +98,8 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def correlate(path: Path) -> Row:
-    from screener.synth import allelectron_density, procrystal_density
-    from screener.valence import default_valence, match_valence
+    from screener.synth.procrystal import allelectron_density, procrystal_density
+    from screener.synth.valence import default_valence, match_valence
 
     group, model, note = classify(path.name)
     structure, rho = load(path)
@@ -137,7 +137,7 @@ def write_speed(*, values: int = 1_000_000, digits: int = 11) -> dict[str, float
     """Seconds per million values: formatting alone, and a whole CHGCAR (100³ grid) written to disk."""
     from pymatgen.core import Lattice, Structure
 
-    from screener.synth import format_fortran_e, procrystal_density, write_chgcar
+    from screener.synth.procrystal import format_fortran_e, procrystal_density, write_chgcar
 
     rng = np.random.default_rng(0)
     data = rng.lognormal(-3.0, 2.0, values) * rng.choice([-1.0, 1.0], values, p=[0.05, 0.95])

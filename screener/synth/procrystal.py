@@ -9,12 +9,12 @@ with closed-form atomic form factors F_s, summed over exactly the reciprocal-lat
 holds, then one inverse FFT. The result is periodic by construction, band-limited to the grid (no
 aliasing), and its mean times the cell volume is F(0) summed over atoms: the valence electron count.
 
-The atomic model (one element, valence shells from :mod:`screener.valence`) is built to look like what a
+The atomic model (one element, valence shells from :mod:`screener.synth.valence`) is built to look like what a
 VASP PAW CHGCAR holds, the smooth pseudo valence density plus compensation charges, not like the
 all-electron density:
 
 1. Every valence subshell (n, l) gets the mean radius ⟨r⟩ of that subshell in a self-consistent LDA atom
-   (:func:`screener.valence.orbital_mean_radius`). Valence s and p subshells with the same n share one
+   (:func:`screener.synth.valence.orbital_mean_radius`). Valence s and p subshells with the same n share one
    radius, their electron-weighted mean (they hybridize in solids).
 2. Compact *semicore-like* subshells, nodeless (l = n − 1) and below the outermost valence n (1s of
    Li_sv/Be_sv, 2p of Na_pv, 3d of Fe or Ga_d, 4f), appear in a PAW CHGCAR as a smooth blob centred on
@@ -53,8 +53,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .config import SynthConfig
-from .errors import ConfigError, ScreenerError
+from ..config import SynthConfig
+from ..errors import ConfigError, ScreenerError
 
 if TYPE_CHECKING:  # pragma: no cover
     from pymatgen.core import Lattice, Structure
@@ -181,7 +181,7 @@ def atomic_form_factor(element: str, g: np.ndarray | float, *, zval: float | Non
     Args:
         element: element symbol.
         g: |G| in 1/Å (any shape; G includes the 2π).
-        zval: valence electrons; the Materials Project default (:func:`screener.valence.default_valence`) when None.
+        zval: valence electrons; the Materials Project default (:func:`screener.synth.valence.default_valence`) when None.
 
     Returns:
         F(|G|), same shape as ``g``, float64.
@@ -287,7 +287,7 @@ def procrystal_density(
         structure: an ordered pymatgen ``Structure``.
         grid_shape: (n1, n2, n3) points along the three lattice vectors.
         n_electrons: electrons in the cell. When given, each element's valence is chosen with
-            :func:`screener.valence.match_valence` (unless ``valence`` is given) and the density is scaled
+            :func:`screener.synth.valence.match_valence` (unless ``valence`` is given) and the density is scaled
             so that it integrates to exactly this number.
         valence: element symbol → valence electrons per atom; MP default POTCAR valences when None.
         dtype: float dtype of the result (computation is float64).
@@ -377,7 +377,7 @@ def allelectron_density(
     """All-electron procrystal density sampled at the grid points (the analogue of VASP's AECCAR files).
 
     Unlike :func:`procrystal_density` this is a real-space point sampling of superposed spherical LDA-atom
-    densities (:func:`screener.valence.radial_density`), with their nodes and nuclear cusps, so it is
+    densities (:func:`screener.synth.valence.radial_density`), with their nodes and nuclear cusps, so it is
     periodic but not band-limited, and its grid mean only approximates the electron count (like an
     AECCAR's). Use it to compare with AECCAR0/1/2 files; synthetic CHGCARs use :func:`procrystal_density`.
 
@@ -845,7 +845,7 @@ def synthesize_prototypes(
     workers: int = 1,
     progress: ProgressCallback | None = None,
 ) -> SynthSummary:
-    """Write procrystal CHGCARs for ``count`` built-in prototype structures (see :mod:`screener.prototypes`).
+    """Write procrystal CHGCARs for ``count`` built-in prototype structures (see :mod:`screener.synth.prototypes`).
 
     Args:
         out_dir: output root; each structure goes to ``out_dir/<name>/CHGCAR`` (e.g. ``NaCl_rocksalt``).

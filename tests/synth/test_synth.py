@@ -53,7 +53,7 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
 
 # ------------------------------------------------------------------------------------------ valence
 def test_valence_import_is_lazy() -> None:
-    code = "import screener.valence as v, screener.synth as s; print(v._zval_table.cache_info().currsize, v._lda_table.cache_info().currsize)"
+    code = "import screener.synth.valence as v, screener.synth as s; print(v._zval_table.cache_info().currsize, v._lda_table.cache_info().currsize)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["0", "0"]
 
@@ -63,7 +63,7 @@ def test_valence_import_is_lazy() -> None:
     [("Na", "Na_pv", 7), ("Fe", "Fe_pv", 14), ("Li", "Li_sv", 3), ("O", "O", 6), ("Ga", "Ga_d", 13), ("Yb", "Yb_2", 8), ("Po", "Po_d", 16)],
 )
 def test_default_valence_matches_mp_potcars(element: str, symbol: str, zval: int) -> None:
-    from screener.valence import default_potcar_symbol, default_valence, valence_shells
+    from screener.synth.valence import default_potcar_symbol, default_valence, valence_shells
 
     assert default_potcar_symbol(element) == symbol
     assert default_valence(element) == zval
@@ -71,7 +71,7 @@ def test_default_valence_matches_mp_potcars(element: str, symbol: str, zval: int
 
 
 def test_valence_shells_and_fallback() -> None:
-    from screener.valence import default_potcar_symbol, default_valence, valence_shells
+    from screener.synth.valence import default_potcar_symbol, default_valence, valence_shells
 
     labels = lambda el, z=None: {s.label: s.electrons for s in valence_shells(el, z)}  # noqa: E731
     assert labels("Ga", 3) == {"4s": 2, "4p": 1}
@@ -85,7 +85,7 @@ def test_valence_shells_and_fallback() -> None:
 
 
 def test_match_valence_drops_semicore_shells() -> None:
-    from screener.valence import match_valence
+    from screener.synth.valence import match_valence
 
     assert match_valence({"Na": 1, "Cl": 1}, 8.0) == {"Na": 1.0, "Cl": 7.0}
     assert match_valence({"Na": 4, "Mg": 4, "F": 12}, 96.0) == {"Na": 1.0, "Mg": 2.0, "F": 7.0}
@@ -94,7 +94,7 @@ def test_match_valence_drops_semicore_shells() -> None:
 
 
 def test_lda_radii_are_sane() -> None:
-    from screener.valence import BOHR, _lda_table, orbital_mean_radius
+    from screener.synth.valence import BOHR, _lda_table, orbital_mean_radius
 
     table = _lda_table("H")
     energy, radius = table[(1, 0)]
@@ -109,7 +109,7 @@ def test_grid_shape_rule() -> None:
     from pymatgen.core import Lattice
 
     from screener.errors import ConfigError
-    from screener.synth import vasp_grid_shape
+    from screener.synth.procrystal import vasp_grid_shape
 
     def smooth(n: int) -> bool:
         for p in (2, 3, 5, 7):
@@ -132,8 +132,8 @@ def test_grid_shape_rule() -> None:
 # ------------------------------------------------------------------------------------------ density
 @pytest.mark.parametrize("kind", ["nacl", "wurtzite", "triclinic"])
 def test_electron_count_is_conserved(kind: str) -> None:
-    from screener.synth import procrystal_density
-    from screener.valence import default_valence
+    from screener.synth.procrystal import procrystal_density
+    from screener.synth.valence import default_valence
 
     s = _structure(kind)
     expected = sum(default_valence(site.specie.symbol) for site in s)
@@ -145,7 +145,7 @@ def test_electron_count_is_conserved(kind: str) -> None:
 
 
 def test_file_electron_count_selects_valences() -> None:
-    from screener.synth import procrystal_density
+    from screener.synth.procrystal import procrystal_density
 
     s = _structure("nacl")
     rho8 = procrystal_density(s, (20, 20, 20), n_electrons=32.0)  # 4 × (Na 1 + Cl 7), as in a Na (not Na_pv) run
@@ -155,7 +155,7 @@ def test_file_electron_count_selects_valences() -> None:
 
 @pytest.mark.parametrize(("kind", "grid"), [("nacl", (12, 14, 15)), ("wurtzite", (15, 15, 24)), ("triclinic", (13, 16, 18))])
 def test_supercell_density_is_the_tiled_density(kind: str, grid: tuple[int, int, int]) -> None:
-    from screener.synth import procrystal_density
+    from screener.synth.procrystal import procrystal_density
 
     s = _structure(kind)
     rho = procrystal_density(s, grid)
@@ -167,7 +167,7 @@ def test_supercell_density_is_the_tiled_density(kind: str, grid: tuple[int, int,
 
 
 def test_translation_by_a_grid_step_rolls_the_density() -> None:
-    from screener.synth import procrystal_density
+    from screener.synth.procrystal import procrystal_density
 
     s = _structure("triclinic")
     grid = (12, 16, 18)
@@ -178,7 +178,7 @@ def test_translation_by_a_grid_step_rolls_the_density() -> None:
 
 
 def test_density_is_deterministic_and_physical() -> None:
-    from screener.synth import procrystal_density
+    from screener.synth.procrystal import procrystal_density
 
     s = _structure("wurtzite")
     a = procrystal_density(s, (20, 20, 32))
@@ -190,7 +190,7 @@ def test_density_is_deterministic_and_physical() -> None:
 
 # ------------------------------------------------------------------------------------------- writer
 def test_format_fortran_e_matches_python_formatting() -> None:
-    from screener.synth import format_fortran_e
+    from screener.synth.procrystal import format_fortran_e
 
     rng = np.random.default_rng(3)
     v = rng.standard_normal(2003) * np.exp(rng.uniform(-60, 60, 2003))
@@ -209,7 +209,7 @@ def test_write_chgcar_round_trips_through_pymatgen(tmp_path: Path) -> None:
     from pymatgen.core import Lattice, Structure
     from pymatgen.io.vasp import Chgcar
 
-    from screener.synth import procrystal_density, write_chgcar
+    from screener.synth.procrystal import procrystal_density, write_chgcar
 
     s = Structure(Lattice.from_parameters(4.0, 4.4, 5.1, 80, 95, 110), ["Na", "Cl", "Na"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.25, 0.5, 0.75]])
     rho = procrystal_density(s, (10, 12, 14))
@@ -231,7 +231,7 @@ def test_write_chgcar_round_trips_through_pymatgen(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------------------- prototypes
 def test_prototypes_are_valid_and_deterministic() -> None:
-    from screener.prototypes import generate_prototypes, prototype_candidates
+    from screener.synth.prototypes import generate_prototypes, prototype_candidates
 
     protos = generate_prototypes(80, seed=0)
     assert len(protos) == 80 and len(set(protos)) == 80
@@ -253,7 +253,7 @@ def test_prototypes_are_valid_and_deterministic() -> None:
 
 # ------------------------------------------------------------------------------------------- batches
 def _poscar_folder(tmp_path: Path) -> Path:
-    from screener.prototypes import generate_prototypes
+    from screener.synth.prototypes import generate_prototypes
 
     src = tmp_path / "in"
     src.mkdir()
@@ -269,7 +269,7 @@ def test_synthesize_structures(tmp_path: Path) -> None:
     from pymatgen.io.vasp import Chgcar
 
     from screener.config import SynthConfig
-    from screener.synth import synthesize_structures
+    from screener.synth.procrystal import synthesize_structures
 
     src = _poscar_folder(tmp_path)
     calls: list[tuple[int, int, str]] = []
@@ -286,7 +286,7 @@ def test_synthesize_structures(tmp_path: Path) -> None:
 
 def test_synthesize_prototypes_with_workers(tmp_path: Path) -> None:
     from screener.config import SynthConfig
-    from screener.synth import synthesize_prototypes
+    from screener.synth.procrystal import synthesize_prototypes
 
     serial = synthesize_prototypes(tmp_path / "a", count=3, seed=2, config=SynthConfig(spacing=0.3))
     parallel = synthesize_prototypes(tmp_path / "b", count=3, seed=2, config=SynthConfig(spacing=0.3), workers=2)
@@ -319,7 +319,7 @@ def test_correlation_with_real_densities(name: str) -> None:
     path = CHGCAR_DIR / name
     if not path.exists():
         pytest.skip(f"real data not available: {path} is absent (clone ../shared beside the repository)")
-    from screener.synth import procrystal_density
+    from screener.synth.procrystal import procrystal_density
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -343,7 +343,7 @@ def test_density_equals_the_direct_fourier_sum() -> None:
     """The FFT bookkeeping (half spectrum, split Nyquist planes) against a brute-force sum over G."""
     import itertools
 
-    from screener.synth import atomic_form_factor, procrystal_density
+    from screener.synth.procrystal import atomic_form_factor, procrystal_density
 
     s = _structure("triclinic")
     shape = (4, 5, 6)
@@ -368,7 +368,7 @@ def test_density_equals_the_direct_fourier_sum() -> None:
 
 
 def test_centrosymmetric_structure_gives_inversion_symmetric_density() -> None:
-    from screener.synth import procrystal_density
+    from screener.synth.procrystal import procrystal_density
 
     rho = procrystal_density(_structure("nacl"), (16, 18, 20))  # even sizes: Nyquist planes present
     inverted = np.roll(rho[::-1, ::-1, ::-1], (1, 1, 1), axis=(0, 1, 2))  # index i -> -i mod n
@@ -376,8 +376,8 @@ def test_centrosymmetric_structure_gives_inversion_symmetric_density() -> None:
 
 
 def test_allelectron_density(tmp_path: Path) -> None:
-    from screener.synth import allelectron_density
-    from screener.valence import core_shells, valence_shells
+    from screener.synth.procrystal import allelectron_density
+    from screener.synth.valence import core_shells, valence_shells
 
     s = _structure("nacl")
     grid = (40, 40, 40)
@@ -402,7 +402,7 @@ def test_allelectron_correlation_with_aeccar_files(name: str, part: str) -> None
         pytest.skip(f"real data not available: {path} is absent (clone ../shared beside the repository)")
     from pymatgen.io.vasp import Chgcar
 
-    from screener.synth import allelectron_density
+    from screener.synth.procrystal import allelectron_density
 
     chg = Chgcar.from_file(str(path))
     rho = chg.data["total"] / chg.structure.volume

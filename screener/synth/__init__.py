@@ -1,0 +1,1 @@
+"""Synthetic densities: procrystal (pseudo-valence and all-electron) models, prototypes, valence tables."""
