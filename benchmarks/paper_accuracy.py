@@ -43,7 +43,7 @@ def stage_synth(paper: Path, work: Path, *, spacing: float, workers: int) -> Non
     from tqdm.auto import tqdm
 
     from screener.config import SynthConfig
-    from screener.synth.procrystal import synthesize_structures
+    from screener.synth.driver import synthesize_structures
 
     structures = work / "structures"
     if not structures.is_dir() or len(list(structures.iterdir())) < 6059:

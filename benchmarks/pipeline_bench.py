@@ -32,7 +32,7 @@ from pathlib import Path
 
 def write_inputs(folder: Path, count: int) -> list[Path]:
     from screener.config import SynthConfig
-    from screener.synth.procrystal import synthesize_prototypes
+    from screener.synth.driver import synthesize_prototypes
 
     if folder.exists() and len(list(folder.glob("*/CHGCAR"))) >= count:
         return sorted(folder.glob("*/CHGCAR"))[:count]

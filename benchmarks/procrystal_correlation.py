@@ -137,7 +137,8 @@ def write_speed(*, values: int = 1_000_000, digits: int = 11) -> dict[str, float
     """Seconds per million values: formatting alone, and a whole CHGCAR (100³ grid) written to disk."""
     from pymatgen.core import Lattice, Structure
 
-    from screener.synth.procrystal import format_fortran_e, procrystal_density, write_chgcar
+    from screener.io.chgcar_writer import format_fortran_e, write_chgcar
+    from screener.synth.procrystal import procrystal_density
 
     rng = np.random.default_rng(0)
     data = rng.lognormal(-3.0, 2.0, values) * rng.choice([-1.0, 1.0], values, p=[0.05, 0.95])

@@ -19,7 +19,7 @@ def tiny_training_set(tmp_path_factory) -> tuple[Path, Path]:
     from pymatgen.io.vasp import Chgcar
 
     from screener.config import SynthConfig
-    from screener.synth.procrystal import synthesize_prototypes
+    from screener.synth.driver import synthesize_prototypes
 
     root = tmp_path_factory.mktemp("train")
     summary = synthesize_prototypes(root / "chgcars", count=40, seed=1, config=SynthConfig(spacing=0.25))

@@ -27,7 +27,7 @@ def demo(output: str, count: int, seed: int, query_name: str, model: str | None)
     from ..config import RunConfig, SynthConfig
     from ..pipeline import run_screen
     from ..query import format_table, run_query
-    from ..synth.procrystal import synthesize_prototypes
+    from ..synth.driver import synthesize_prototypes
     from .run_cmd import print_summary
 
     root = Path(output)

@@ -86,7 +86,7 @@ def synth(
 
     from tqdm import tqdm
 
-    from ..synth.procrystal import synthesize_prototypes, synthesize_structures
+    from ..synth.driver import synthesize_prototypes, synthesize_structures
 
     bar = None
 

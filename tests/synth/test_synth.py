@@ -1,8 +1,7 @@
-"""Synthetic procrystal densities: valences, the density model, the CHGCAR writer, prototypes, the CLI."""
+"""Synthetic procrystal densities: valences, the density model, prototypes, the batches, the CLI."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 import warnings
@@ -53,7 +52,7 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
 
 # ------------------------------------------------------------------------------------------ valence
 def test_valence_import_is_lazy() -> None:
-    code = "import screener.synth.valence as v, screener.synth as s; print(v._zval_table.cache_info().currsize, v._lda_table.cache_info().currsize)"
+    code = "import screener.synth.valence as v, screener.synth.procrystal, screener.synth.driver; print(v._zval_table.cache_info().currsize, v._lda_table.cache_info().currsize)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["0", "0"]
 
@@ -102,31 +101,6 @@ def test_lda_radii_are_sane() -> None:
     assert radius == pytest.approx(1.5 * 1.11, rel=0.03)  # LDA H is more diffuse than the exact 1.5 bohr
     assert orbital_mean_radius("H", 1, 0) == pytest.approx(radius * BOHR, rel=1e-3)
     assert orbital_mean_radius("Fe", 3, 2) < orbital_mean_radius("Fe", 4, 0)
-
-
-# --------------------------------------------------------------------------------------------- grid
-def test_grid_shape_rule() -> None:
-    from pymatgen.core import Lattice
-
-    from screener.errors import ConfigError
-    from screener.synth.procrystal import vasp_grid_shape
-
-    def smooth(n: int) -> bool:
-        for p in (2, 3, 5, 7):
-            while n % p == 0:
-                n //= p
-        return n == 1
-
-    assert vasp_grid_shape(Lattice.cubic(5.64), spacing=0.07) == (84, 84, 84)  # 80.6 -> 84 = 2²·3·7
-    lat = Lattice.from_parameters(3.1, 7.7, 21.3, 90, 100, 120)
-    for spacing in (0.05, 0.07, 0.13, 0.5):
-        shape = vasp_grid_shape(lat, spacing=spacing, min_grid=8)
-        for n, a in zip(shape, lat.abc):
-            assert n % 2 == 0 and smooth(n) and n >= a / spacing - 1e-9 and n >= 8
-            assert not any(m % 2 == 0 and smooth(m) for m in range(max(8, int(np.ceil(a / spacing - 1e-9))), n))
-    assert vasp_grid_shape(np.eye(3) * 2.0, spacing=1.0, min_grid=8) == (8, 8, 8)
-    with pytest.raises(ConfigError):
-        vasp_grid_shape(lat, spacing=0.0)
 
 
 # ------------------------------------------------------------------------------------------ density
@@ -188,47 +162,6 @@ def test_density_is_deterministic_and_physical() -> None:
     assert procrystal_density(s, (20, 20, 32), dtype=np.float32).dtype == np.float32
 
 
-# ------------------------------------------------------------------------------------------- writer
-def test_format_fortran_e_matches_python_formatting() -> None:
-    from screener.synth.procrystal import format_fortran_e
-
-    rng = np.random.default_rng(3)
-    v = rng.standard_normal(2003) * np.exp(rng.uniform(-60, 60, 2003))
-    v[:6] = [0.0, -0.0, 1.0, 0.1, 9.9999999999999, 1e-120]
-    for digits in (1, 4, 11):
-        text = format_fortran_e(v, significant_digits=digits)
-        lines = text.decode().splitlines()
-        assert len(lines) == -(-v.size // 5) and all(len(line.split()) == 5 for line in lines[:-1])
-        assert re.fullmatch(r"( [ -]0\.\d{%d}E[+-]\d\d){5}" % digits, lines[0])
-        back = np.array(text.split(), dtype=float)
-        expected = np.array([float(f"{x:.{digits - 1}e}") if abs(x) >= 1e-99 else 0.0 for x in v])
-        np.testing.assert_array_equal(back, expected)
-
-
-def test_write_chgcar_round_trips_through_pymatgen(tmp_path: Path) -> None:
-    from pymatgen.core import Lattice, Structure
-    from pymatgen.io.vasp import Chgcar
-
-    from screener.synth.procrystal import procrystal_density, write_chgcar
-
-    s = Structure(Lattice.from_parameters(4.0, 4.4, 5.1, 80, 95, 110), ["Na", "Cl", "Na"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.25, 0.5, 0.75]])
-    rho = procrystal_density(s, (10, 12, 14))
-    for digits, rtol in ((11, 1e-10), (5, 1e-4)):
-        path = write_chgcar(tmp_path / "run" / "CHGCAR", s, rho, significant_digits=digits)
-        assert sorted(p.name for p in path.parent.iterdir()) == ["CHGCAR"]  # no temporary files left
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            chg = Chgcar.from_file(str(path))
-        assert chg.structure.matches(s) and chg.structure.lattice == s.lattice
-        assert [site.specie.symbol for site in chg.structure] == ["Na", "Cl", "Na"]
-        np.testing.assert_allclose(chg.structure.frac_coords, s.frac_coords, atol=1e-12)
-        np.testing.assert_allclose(chg.data["total"], rho * s.volume, rtol=rtol, atol=1e-12)
-    lines = path.read_text().splitlines()
-    assert lines[5].split() == ["Na", "Cl", "Na"] and lines[6].split() == ["1", "1", "1"]
-    assert lines[11] == "" and lines[12].split() == ["10", "12", "14"]
-    assert len(lines[13].split()) == 5
-
-
 # ---------------------------------------------------------------------------------------- prototypes
 def test_prototypes_are_valid_and_deterministic() -> None:
     from screener.synth.prototypes import generate_prototypes, prototype_candidates
@@ -269,7 +202,7 @@ def test_synthesize_structures(tmp_path: Path) -> None:
     from pymatgen.io.vasp import Chgcar
 
     from screener.config import SynthConfig
-    from screener.synth.procrystal import synthesize_structures
+    from screener.synth.driver import synthesize_structures
 
     src = _poscar_folder(tmp_path)
     calls: list[tuple[int, int, str]] = []
@@ -286,7 +219,7 @@ def test_synthesize_structures(tmp_path: Path) -> None:
 
 def test_synthesize_prototypes_with_workers(tmp_path: Path) -> None:
     from screener.config import SynthConfig
-    from screener.synth.procrystal import synthesize_prototypes
+    from screener.synth.driver import synthesize_prototypes
 
     serial = synthesize_prototypes(tmp_path / "a", count=3, seed=2, config=SynthConfig(spacing=0.3))
     parallel = synthesize_prototypes(tmp_path / "b", count=3, seed=2, config=SynthConfig(spacing=0.3), workers=2)
