@@ -30,7 +30,7 @@ def main() -> None:
     from screener.config import AttentionConfig, AutoencoderConfig
     from screener.models.attention import AttentionRegressor
     from screener.models.autoencoder import PeriodicAutoencoder, encoder_flops_per_sample
-    from screener.precision import resolve_precision
+    from screener.models.precision import resolve_precision
 
     policy = resolve_precision(args.precision, args.device)
     config = AutoencoderConfig(grid=args.grid)

@@ -150,14 +150,14 @@ def stage_evaluate(work: Path, bundle: Path, labels: Path, split: Path, args) ->
 
 def stage_baselines(work: Path, labels_path: Path, split: Path, args) -> dict:
     """LightGBM on descriptor sets of the same rows and split; ablations on the trained latents."""
-    from screener.bundle import load_bundle
+    from screener.models.bundle import load_bundle
     from screener.config import LgbmConfig
     from screener.dataset import load_dataset
-    from screener.features import CELL_FEATURES
+    from screener.models.features import CELL_FEATURES
     from screener.labels import fill_from_physics, load_labels
-    from screener.latent_features import invariant_features
+    from screener.models.latent_features import invariant_features
     from screener.models.trees import fit_booster, predict_booster
-    from screener.predictor import Predictor
+    from screener.models.predictor import Predictor
     from screener.metrics import regression_report
     from screener.splits import assign_splits
     from screener.targets import TARGETS

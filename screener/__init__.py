@@ -9,7 +9,7 @@ The public surface is small; everything else lives in private-by-convention modu
 
 * :func:`screener.io.reading.read_density` -- one CHGCAR-family or cube file to a :class:`DensityRecord`.
 * :func:`screener.grid.resample.regrid` -- periodic, charge-conserving resampling.
-* :class:`screener.predictor.Predictor` -- a loaded model bundle applied to batches.
+* :class:`screener.models.predictor.Predictor` -- a loaded model bundle applied to batches.
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ def _prepare_one(item: InputFile, regrid_config: RegridConfig, limits: ReadLimit
     import torch
 
     from .errors import InputError
-    from .features import tabular_features
+    from .models.features import tabular_features
     from .io.reading import read_density
     from .grid.resample import regrid
 

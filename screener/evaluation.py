@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .bundle import load_bundle
+from .models.bundle import load_bundle
 from .dataset import prepare_dataset
 from .io.discovery import discover
 from .errors import LabelError
@@ -49,7 +49,7 @@ def evaluate_bundle(
     Args:
         split_file, subset: with both, only densities of that split (e.g. ``test``) are evaluated.
     """
-    from .predictor import Predictor
+    from .models.predictor import Predictor
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -168,7 +168,7 @@ def run_screen(
     progress: bool = True,
 ) -> RunSummary:
     """Screen ``inputs`` (folders, files, or path lists) into ``output`` (see the module docstring)."""
-    from .bundle import verify_bundle
+    from .models.bundle import verify_bundle
 
     start = time.perf_counter()
     model_path = Path(model) if model else default_model_path()

@@ -53,7 +53,7 @@ def read_one(
             (a file that changed since has another id and is read again).
     """
     from .errors import InputError
-    from .features import tabular_features
+    from .models.features import tabular_features
     from .io.buffers import read_bytes_reusing
     from .io.reading import read_density
 
@@ -122,7 +122,7 @@ def read_batch(
     skip_errors: frozenset[tuple[str, str]] = frozenset(),
 ) -> dict[str, np.ndarray]:
     """Stage 1 (CPU): ``{"path", "root"}`` → rows ready for prediction (or error/skip rows)."""
-    from .features import tabular_feature_names
+    from .models.features import tabular_feature_names
 
     rows = [
         read_one(str(p), str(r), limits=limits, skip_ids=skip_ids, skip_errors=skip_errors)
@@ -155,7 +155,7 @@ class PredictBatch:
     ) -> None:
         import torch
 
-        from .predictor import Predictor
+        from .models.predictor import Predictor
 
         if threads:
             torch.set_num_threads(threads)

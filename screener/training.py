@@ -25,21 +25,21 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .bundle import ModelBundle, TargetStats, save_bundle
+from .models.bundle import ModelBundle, TargetStats, save_bundle
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import AttentionConfig, AutoencoderConfig, LgbmConfig, RegridConfig, TrainConfig
 from .dataset import DensityDataset, prepare_dataset
 from .io.discovery import discover
 from .errors import LabelError
-from .features import tabular_feature_names
+from .models.features import tabular_feature_names
 from .labels import LabelSet, fill_from_physics, load_labels, write_report
-from .latent_features import density_features
+from .models.latent_features import density_features
 from .metrics import regression_report
 from .models.attention import AttentionRegressor, masked_mse
 from .models.autoencoder import InputTransform, PeriodicAutoencoder, reconstruction_error
 from .models.trees import LatentPCA, fit_booster, predict_booster, tree_feature_names, tree_features
 from .io.naming import record_name
-from .precision import resolve_precision
+from .models.precision import resolve_precision
 from .splits import assign_splits
 from .targets import TARGETS
 
@@ -524,7 +524,7 @@ def train_model(
 
 def evaluate_splits(bundle: ModelBundle, dataset: DensityDataset, y: np.ndarray, splits: dict[str, np.ndarray], *, device, n_bootstrap: int = 1000) -> dict:
     """Metrics of LightGBM, attention CNN and blend on the validation and test splits (physical units)."""
-    from .predictor import Predictor
+    from .models.predictor import Predictor
 
     predictor = Predictor(bundle, device=device, precision="fp32", mc_samples=0)
     out: dict = {}

@@ -103,7 +103,7 @@ def pytest_sessionfinish(session, exitstatus) -> None:
 @pytest.fixture(scope="session")
 def random_bundle_dir(tmp_path_factory) -> Path:
     """A random-initialised bundle at grid 16 (valid in every respect but skill)."""
-    from screener.random_bundle import write_random_bundle
+    from screener.models.random_bundle import write_random_bundle
 
     return write_random_bundle(tmp_path_factory.mktemp("bundles") / "random16", grid=16, seed=0)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from screener import physics
-from screener.features import CELL_FEATURES, magpie_feature_names, snake_case, tabular_features
+from screener.models.features import CELL_FEATURES, magpie_feature_names, snake_case, tabular_features
 
 
 @pytest.fixture(scope="module")

@@ -138,7 +138,7 @@ def test_resume_skips_done_ids_and_records_new_duplicates(tmp_path, random_bundl
     assert (summary.predicted, summary.duplicates, summary.failed, summary.skipped) == (0, 0, 0, 7)
     assert sorted(_paths(out, "errors")) == sorted([str(copy), str(link)])
     # a different model cannot resume into these results
-    from screener.random_bundle import write_random_bundle
+    from screener.models.random_bundle import write_random_bundle
 
     other = write_random_bundle(tmp_path / "other", grid=16, seed=99)
     with pytest.raises(ConfigError, match="holds predictions of model"):

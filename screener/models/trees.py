@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import LgbmConfig
-from ..latent_features import density_feature_names, invariant_feature_names, invariant_features
+from .latent_features import density_feature_names, invariant_feature_names, invariant_features
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def tree_features(
         tabular: (B, F) MAGPIE + cell descriptors.
         pca: projection of the flattened latent (None: no PCA columns).
         invariant: add the translation-invariant latent summaries.
-        density_stats: (B, K) :func:`~screener.latent_features.density_features`, or None.
+        density_stats: (B, K) :func:`~screener.models.latent_features.density_features`, or None.
     """
     latents = np.asarray(latents, dtype=np.float32)
     parts = []

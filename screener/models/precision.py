@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .config import Precision
+from ..config import Precision
 
 log = logging.getLogger(__name__)
 

@@ -31,14 +31,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import __version__
-from .config import AttentionConfig, AutoencoderConfig, LgbmConfig, RegridConfig
-from .errors import BundleError
-from .models.attention import AttentionRegressor
-from .models.autoencoder import InputTransform, PeriodicAutoencoder
-from .models.trees import LatentPCA
-from .io.buffers import sha256_file
-from .targets import TARGETS_BY_NAME
+from .. import __version__
+from ..config import AttentionConfig, AutoencoderConfig, LgbmConfig, RegridConfig
+from ..errors import BundleError
+from .attention import AttentionRegressor
+from .autoencoder import InputTransform, PeriodicAutoencoder
+from .trees import LatentPCA
+from ..io.buffers import sha256_file
+from ..targets import TARGETS_BY_NAME
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class TargetStats:
 
 @dataclass
 class ModelBundle:
-    """Everything a :class:`~screener.predictor.Predictor` needs, in memory."""
+    """Everything a :class:`~screener.models.predictor.Predictor` needs, in memory."""
 
     regrid: RegridConfig
     transform: InputTransform

@@ -16,16 +16,16 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from . import physics
+from .. import physics
 from .bundle import ModelBundle, load_bundle
-from .config import Precision, RegridConfig
+from ..config import Precision, RegridConfig
 from .latent_features import density_features, embedding
-from .models.attention import enable_mc_dropout
-from .models.autoencoder import reconstruction_error
-from .models.trees import predict_booster, tree_features
+from .attention import enable_mc_dropout
+from .autoencoder import reconstruction_error
+from .trees import predict_booster, tree_features
 from .precision import PrecisionPolicy, resolve_precision
-from .grid.resample import regrid
-from .targets import TARGETS_BY_NAME
+from ..grid.resample import regrid
+from ..targets import TARGETS_BY_NAME
 
 log = logging.getLogger(__name__)
 

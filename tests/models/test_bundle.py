@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from screener.bundle import load_bundle, verify_bundle
+from screener.models.bundle import load_bundle, verify_bundle
 from screener.errors import BundleError
-from screener.features import tabular_features
-from screener.predictor import Predictor
-from screener.random_bundle import write_random_bundle
+from screener.models.features import tabular_features
+from screener.models.predictor import Predictor
+from screener.models.random_bundle import write_random_bundle
 from screener.targets import TARGET_NAMES
 
-from .conftest import tiny_structure
+from ..conftest import tiny_structure
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def _batch(n: int = 3, seed: int = 0) -> dict:
 
 
 def test_round_trip_gives_identical_predictions(bundle_dir: Path, tmp_path: Path) -> None:
-    from screener.bundle import save_bundle
+    from screener.models.bundle import save_bundle
 
     first = Predictor.from_path(bundle_dir, mc_samples=0).predict(_batch())
     copy = tmp_path / "copy"
