@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from screener.config import AttentionConfig, AutoencoderConfig, LgbmConfig, RegridConfig, TrainConfig
-    from screener.training import TrainOptions, train_model
+    from screener.training.trainer import TrainOptions, train_model
 
     results = {}
     for frame in ("fractional", "cartesian"):

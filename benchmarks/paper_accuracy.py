@@ -11,7 +11,7 @@ Stages:
    the set at about 8.5 GB, 11 GB with the work files).
 2. ``labels``: a labels CSV (id = the CHGCAR folder name) and the authors' train/val/test split.
    No outlier trimming; the only values left out are those the documented label rules refuse
-   (``screener.labels``): non-positive moduli, energies outside [−15, 10] eV/atom (the file's
+   (``screener.training.labels``): non-positive moduli, energies outside [−15, 10] eV/atom (the file's
    −8.95e6 eV/atom for Yb2MgIn and a few others), moduli of rows whose Poisson ratio is outside
    (−1, 0.5). Missing E and Debye temperatures (the 1,156 "legacy" rows) are filled from K and G.
 3. ``train``: ``screener train`` (phase 1 on the training split only; everything fitted on train).
@@ -105,7 +105,7 @@ def stage_labels(paper: Path, work: Path) -> tuple[Path, Path]:
 
 def train_options(args):
     from screener.config import AttentionConfig, AutoencoderConfig, LgbmConfig, RegridConfig, TrainConfig
-    from screener.training import TrainOptions
+    from screener.training.trainer import TrainOptions
 
     return TrainOptions(
         regrid=RegridConfig(grid=args.grid, frame=args.frame, cube_edge=args.cube_edge),
@@ -122,7 +122,7 @@ def train_options(args):
 
 
 def stage_train(work: Path, labels: Path, split: Path, args) -> Path:
-    from screener.training import train_model
+    from screener.training.trainer import train_model
 
     bundle = work / "bundle"
     workdir = work / "bundle.work"
@@ -139,7 +139,7 @@ def stage_train(work: Path, labels: Path, split: Path, args) -> Path:
 
 
 def stage_evaluate(work: Path, bundle: Path, labels: Path, split: Path, args) -> dict:
-    from screener.evaluation import evaluate_bundle
+    from screener.training.evaluation import evaluate_bundle
 
     out = work / "evaluate_test"
     return evaluate_bundle(
@@ -152,16 +152,17 @@ def stage_baselines(work: Path, labels_path: Path, split: Path, args) -> dict:
     """LightGBM on descriptor sets of the same rows and split; ablations on the trained latents."""
     from screener.models.bundle import load_bundle
     from screener.config import LgbmConfig
-    from screener.dataset import load_dataset
+    from screener.training.dataset import load_dataset
     from screener.models.features import CELL_FEATURES
-    from screener.labels import fill_from_physics, load_labels
+    from screener.training.labels import fill_from_physics, load_labels
     from screener.models.latent_features import invariant_features
     from screener.models.trees import fit_booster, predict_booster
     from screener.models.predictor import Predictor
-    from screener.metrics import regression_report
-    from screener.splits import assign_splits
+    from screener.training.metrics import regression_report
+    from screener.training.splits import assign_splits
     from screener.targets import TARGETS
-    from screener.training import dataset_density_features, predict_rows
+    from screener.training.epochs import dataset_density_features
+    from screener.training.evaluation import predict_rows
 
     dataset = load_dataset(work / "bundle.work" / "dataset")
     labels = load_labels(labels_path)
@@ -215,7 +216,7 @@ def stage_baselines(work: Path, labels_path: Path, split: Path, args) -> dict:
 
 def paired_delta_r2(truth: np.ndarray, ours: np.ndarray, baseline: np.ndarray, *, n_bootstrap: int = 2000, seed: int = 0) -> dict:
     """R²(ours) − R²(baseline) on the same test rows, with a paired percentile bootstrap 95% interval."""
-    from screener.metrics import r2_score
+    from screener.training.metrics import r2_score
 
     keep = np.isfinite(truth) & np.isfinite(ours) & np.isfinite(baseline)
     truth, ours, baseline = truth[keep], ours[keep], baseline[keep]

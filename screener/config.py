@@ -81,7 +81,7 @@ class AutoencoderConfig:
         channels: encoder widths; the last one is the number of latent channels.
 
     The input transform of ρ is not a setting: training chooses it by reconstruction error
-    (:data:`screener.training.TRANSFORM_CANDIDATES`) and the bundle records it.
+    (:data:`screener.training.trainer.TRANSFORM_CANDIDATES`) and the bundle records it.
     """
 
     grid: int = 128

@@ -24,7 +24,7 @@ def evaluate(model, chgcars, labels_path, out, split_file, subset, mapping, boot
     Each metric comes with a bootstrap 95% interval. Writes OUT/metrics.json, OUT/predictions.csv
     and a parity plot per target (OUT/parity_<target>.png).
     """
-    from ..evaluation import evaluate_bundle
+    from ..training.evaluation import evaluate_bundle
 
     if subset and not split_file:
         raise click.UsageError("--subset needs --split")

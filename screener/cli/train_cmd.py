@@ -74,7 +74,7 @@ def train(chgcars, labels_path, out, split_file, mapping, grid, regrid_method, f
     holds the validation and test metrics.
     """
     from ..config import AttentionConfig, AutoencoderConfig, LgbmConfig, RegridConfig, TrainConfig
-    from ..training import TrainOptions, train_model
+    from ..training.trainer import TrainOptions, train_model
 
     if grid % 8:
         raise click.BadParameter("must be divisible by 8", param_hint="--grid")

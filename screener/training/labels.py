@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import physics
-from .errors import LabelError
-from .targets import TARGETS, TARGETS_BY_NAME
+from .. import physics
+from ..errors import LabelError
+from ..targets import TARGETS, TARGETS_BY_NAME
 
 ID_ALIASES = ("id", "name", "material_id", "formula_sp")
 

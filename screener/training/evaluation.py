@@ -15,15 +15,15 @@ from typing import Sequence
 
 import numpy as np
 
-from .models.bundle import load_bundle
-from .dataset import prepare_dataset
-from .io.discovery import discover
-from .errors import LabelError
+from ..models.bundle import ModelBundle, load_bundle
+from .dataset import DensityDataset, prepare_dataset
+from ..io.discovery import discover
+from ..errors import LabelError
 from .labels import fill_from_physics, load_labels, write_report
-from .io.naming import record_name
+from ..io.naming import record_name
 from .splits import read_split_file
-from .targets import TARGETS
-from .training import metrics_table, predict_rows
+from ..targets import TARGETS
+from .metrics import regression_report
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def evaluate_bundle(
     Args:
         split_file, subset: with both, only densities of that split (e.g. ``test``) are evaluated.
     """
-    from .models.predictor import Predictor
+    from ..models.predictor import Predictor
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -113,7 +113,7 @@ def parity_plot(path: Path, truth: np.ndarray, predictions: dict[str, np.ndarray
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .targets import TARGETS_BY_NAME
+    from ..targets import TARGETS_BY_NAME
 
     spec = TARGETS_BY_NAME[target]
     figure, axes = plt.subplots(1, 3, figsize=(12, 4), sharex=True, sharey=True)
@@ -134,3 +134,41 @@ def parity_plot(path: Path, truth: np.ndarray, predictions: dict[str, np.ndarray
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def evaluate_splits(bundle: ModelBundle, dataset: DensityDataset, y: np.ndarray, splits: dict[str, np.ndarray], *, device, n_bootstrap: int = 1000) -> dict:
+    """Metrics of LightGBM, attention CNN and blend on the validation and test splits (physical units)."""
+    from ..models.predictor import Predictor
+
+    predictor = Predictor(bundle, device=device, precision="fp32", mc_samples=0)
+    out: dict = {}
+    for split in ("val", "test"):
+        indices = splits[split]
+        if len(indices) == 0:
+            continue
+        predictions = predict_rows(predictor, dataset, indices)
+        out[split] = metrics_table(predictions, y[indices], n_bootstrap=n_bootstrap)
+    return out
+
+
+def predict_rows(predictor, dataset: DensityDataset, indices: np.ndarray, *, chunk: int = 64) -> dict[str, np.ndarray]:
+    """Predictor outputs for dataset rows (already on the model grid)."""
+    parts = []
+    for start in range(0, len(indices), chunk):
+        rows = indices[start : start + chunk]
+        parts.append(predictor.predict_model_grids(np.asarray(dataset.grids[rows]), dataset.tabular[rows]))
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+
+
+def metrics_table(predictions: dict[str, np.ndarray], y: np.ndarray, *, n_bootstrap: int = 1000) -> dict:
+    """{target: {model: regression_report}} for model in lgbm, attcnn, blend."""
+    table: dict = {}
+    for j, target in enumerate(TARGETS):
+        truth = y[:, j]
+        if np.isfinite(truth).sum() < 2:
+            continue
+        table[target.name] = {
+            model: regression_report(truth, predictions[target.name + suffix], log_target=target.log10, n_bootstrap=n_bootstrap)
+            for model, suffix in (("lgbm", "_lgbm"), ("attcnn", "_attcnn"), ("blend", ""))
+        }
+    return table

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from screener.errors import LabelError
-from screener.labels import fill_from_physics, load_labels
-from screener.metrics import log10_mae, mae, r2_score, regression_report, rmse
+from screener.training.labels import fill_from_physics, load_labels
+from screener.training.metrics import log10_mae, mae, r2_score, regression_report, rmse
 
 
 def test_metrics_by_hand() -> None:
@@ -78,7 +78,7 @@ def test_map_column_to_id(tmp_path) -> None:
 
 
 def test_identical_densities_never_straddle_splits() -> None:
-    from screener.splits import assign_splits
+    from screener.training.splits import assign_splits
 
     names = [f"n{i}" for i in range(60)]
     groups = [f"g{i // 3}" for i in range(60)]  # triples of identical files under different names

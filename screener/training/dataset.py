@@ -22,9 +22,9 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from .config import ReadLimits, RegridConfig
-from .io.discovery import InputFile
-from .errors import ScreenerError
+from ..config import ReadLimits, RegridConfig
+from ..io.discovery import InputFile
+from ..errors import ScreenerError
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +79,10 @@ def _prepare_one(item: InputFile, regrid_config: RegridConfig, limits: ReadLimit
     """Worker: read, regrid and featurize one file (errors are returned, not raised)."""
     import torch
 
-    from .errors import InputError
-    from .models.features import tabular_features
-    from .io.reading import read_density
-    from .grid.resample import regrid
+    from ..errors import InputError
+    from ..models.features import tabular_features
+    from ..io.reading import read_density
+    from ..grid.resample import regrid
 
     torch.set_num_threads(1)
     try:

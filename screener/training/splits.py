@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import LabelError
+from ..errors import LabelError
 
 SPLITS = ("train", "val", "test")
 _ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}

@@ -25,23 +25,32 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .models.bundle import ModelBundle, TargetStats, save_bundle
+from ..models.bundle import ModelBundle, TargetStats, save_bundle
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import AttentionConfig, AutoencoderConfig, LgbmConfig, RegridConfig, TrainConfig
+from ..config import AttentionConfig, AutoencoderConfig, LgbmConfig, RegridConfig, TrainConfig
 from .dataset import DensityDataset, prepare_dataset
-from .io.discovery import discover
-from .errors import LabelError
-from .models.features import tabular_feature_names
+from ..io.discovery import discover
+from ..errors import LabelError
+from ..models.features import tabular_feature_names
 from .labels import LabelSet, fill_from_physics, load_labels, write_report
-from .models.latent_features import density_features
-from .metrics import regression_report
-from .models.attention import AttentionRegressor, masked_mse
-from .models.autoencoder import InputTransform, PeriodicAutoencoder, reconstruction_error
-from .models.trees import LatentPCA, fit_booster, predict_booster, tree_feature_names, tree_features
-from .io.naming import record_name
-from .models.precision import resolve_precision
+from ..models.attention import AttentionRegressor
+from ..models.autoencoder import InputTransform, PeriodicAutoencoder
+from ..models.trees import LatentPCA, fit_booster, predict_booster, tree_feature_names, tree_features
+from ..io.naming import record_name
+from ..models.precision import resolve_precision
+from .epochs import (
+    _ae_epoch,
+    _ae_validation,
+    _attention_epoch,
+    _attention_predict,
+    _masked_loss_np,
+    best_blend_weight,
+    dataset_density_features,
+    encode_dataset,
+)
+from .evaluation import evaluate_splits
 from .splits import assign_splits
-from .targets import TARGETS
+from ..targets import TARGETS
 
 log = logging.getLogger(__name__)
 
@@ -93,54 +102,6 @@ class _Log:
 # ------------------------------------------------------------------------------------------------
 # Phase 1: autoencoder
 # ------------------------------------------------------------------------------------------------
-
-
-def _batches(indices: np.ndarray, batch_size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
-    order = rng.permutation(indices) if rng is not None else np.asarray(indices)
-    return [np.sort(order[i : i + batch_size]) for i in range(0, len(order), batch_size)]
-
-
-def _random_roll(x: torch.Tensor, rng: np.random.Generator, *, step: int = 1) -> torch.Tensor:
-    """Translate a batch periodically by a random multiple of ``step`` voxels per axis (same crystal)."""
-    size = x.shape[-1] // step
-    shifts = tuple(int(v) * step for v in rng.integers(0, size, 3))
-    return torch.roll(x, shifts=shifts, dims=(-3, -2, -1))
-
-
-def _ae_epoch(model, optimizer, grids, indices, transform, *, batch_size, device, rng, policy, scaler) -> float:
-    model.train()
-    total, count = 0.0, 0
-    for batch in _batches(indices, batch_size, rng):
-        rho = torch.as_tensor(np.asarray(grids[batch]), device=device)
-        x = transform.forward(_random_roll(rho, rng))
-        with policy.autocast():
-            reconstruction, _ = model(x)
-            loss = torch.mean((reconstruction.float() - x) ** 2)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        total += loss.item() * len(batch)
-        count += len(batch)
-    return total / max(count, 1)
-
-
-@torch.inference_mode()
-def _ae_validation(model, grids, indices, transform, *, batch_size, device, physical: bool = False) -> float:
-    """Mean reconstruction MSE on ``indices`` (in the transformed space, or in ρ units if ``physical``)."""
-    model.eval()
-    total, count = 0.0, 0
-    for batch in _batches(indices, batch_size, None):
-        rho = torch.as_tensor(np.asarray(grids[batch]), device=device)
-        x = transform.forward(rho)
-        reconstruction, _ = model(x)
-        if physical:
-            error = torch.mean((transform.inverse(reconstruction) - rho) ** 2, dim=(1, 2, 3))
-        else:
-            error = reconstruction_error(reconstruction, x)
-        total += float(error.sum())
-        count += len(batch)
-    return total / max(count, 1)
 
 
 def choose_transform(
@@ -226,79 +187,6 @@ def _fit_network(
     if best is not None:
         model.load_state_dict(best[0]["model"])
     return {"epochs": state["epoch"], "best_epoch": state["best_epoch"], "best_val_loss": state["best_val"]}
-
-
-# ------------------------------------------------------------------------------------------------
-# Phase 2: regressors
-# ------------------------------------------------------------------------------------------------
-
-
-@torch.inference_mode()
-def encode_dataset(model, grids, transform, *, batch_size: int, device, policy) -> tuple[np.ndarray, np.ndarray]:
-    """Latents (N, C, g, g, g) and reconstruction errors (N,) of every density."""
-    model.eval()
-    latents, errors = [], []
-    for batch in _batches(np.arange(len(grids)), batch_size * 2, None):
-        x = transform.forward(torch.as_tensor(np.asarray(grids[batch]), device=device))
-        with policy.autocast():
-            reconstruction, latent = model(x)
-        latents.append(latent.float().cpu().numpy())
-        errors.append(reconstruction_error(reconstruction, x).cpu().numpy())
-    return np.concatenate(latents), np.concatenate(errors).astype(np.float64)
-
-
-def _attention_epoch(model, optimizer, latents, tabular, targets, indices, *, batch_size, device, rng) -> float:
-    model.train()
-    total, weight = 0.0, 0.0
-    for batch in _batches(indices, batch_size, rng):
-        if len(batch) < 2:
-            continue  # batch norm needs two samples
-        latent = _random_roll(torch.as_tensor(latents[batch], device=device), rng)
-        y = torch.as_tensor(targets[batch], device=device, dtype=torch.float32)
-        mask = torch.isfinite(y)
-        prediction = model(latent, torch.as_tensor(tabular[batch], device=device, dtype=torch.float32))
-        loss = masked_mse(prediction, y, mask)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        n = float(mask.sum())
-        total += loss.item() * n
-        weight += n
-    return total / max(weight, 1.0)
-
-
-@torch.inference_mode()
-def _attention_predict(model, latents, tabular, indices, *, batch_size, device) -> np.ndarray:
-    model.eval()
-    out = []
-    for batch in _batches(indices, batch_size * 4, None):
-        out.append(
-            model(torch.as_tensor(latents[batch], device=device), torch.as_tensor(tabular[batch], device=device, dtype=torch.float32))
-            .float()
-            .cpu()
-            .numpy()
-        )
-    return np.concatenate(out) if out else np.zeros((0, len(TARGETS)))
-
-
-def dataset_density_features(grids: np.ndarray, *, chunk: int = 256) -> np.ndarray:
-    """:func:`density_features` of a (memory-mapped) grid array, a chunk at a time."""
-    return np.concatenate([density_features(np.asarray(grids[i : i + chunk])) for i in range(0, len(grids), chunk)])
-
-
-def _masked_loss_np(prediction: np.ndarray, target: np.ndarray) -> float:
-    mask = np.isfinite(target)
-    return float(np.mean((prediction[mask] - target[mask]) ** 2)) if mask.any() else math.nan
-
-
-def best_blend_weight(lgbm: np.ndarray, attention: np.ndarray, truth: np.ndarray) -> float:
-    """Weight w of LightGBM in w·lgbm + (1−w)·attention minimizing validation MSE (grid of 0.05)."""
-    keep = np.isfinite(truth) & np.isfinite(lgbm) & np.isfinite(attention)
-    if keep.sum() < 3:
-        return 0.5
-    weights = np.linspace(0, 1, 21)
-    errors = [np.mean((w * lgbm[keep] + (1 - w) * attention[keep] - truth[keep]) ** 2) for w in weights]
-    return float(weights[int(np.argmin(errors))])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -520,41 +408,3 @@ def train_model(
     model_id = save_bundle(bundle, out)
     (workdir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return TrainResult(bundle_path=out, model_id=model_id, metrics=metrics, workdir=workdir)
-
-
-def evaluate_splits(bundle: ModelBundle, dataset: DensityDataset, y: np.ndarray, splits: dict[str, np.ndarray], *, device, n_bootstrap: int = 1000) -> dict:
-    """Metrics of LightGBM, attention CNN and blend on the validation and test splits (physical units)."""
-    from .models.predictor import Predictor
-
-    predictor = Predictor(bundle, device=device, precision="fp32", mc_samples=0)
-    out: dict = {}
-    for split in ("val", "test"):
-        indices = splits[split]
-        if len(indices) == 0:
-            continue
-        predictions = predict_rows(predictor, dataset, indices)
-        out[split] = metrics_table(predictions, y[indices], n_bootstrap=n_bootstrap)
-    return out
-
-
-def predict_rows(predictor, dataset: DensityDataset, indices: np.ndarray, *, chunk: int = 64) -> dict[str, np.ndarray]:
-    """Predictor outputs for dataset rows (already on the model grid)."""
-    parts = []
-    for start in range(0, len(indices), chunk):
-        rows = indices[start : start + chunk]
-        parts.append(predictor.predict_model_grids(np.asarray(dataset.grids[rows]), dataset.tabular[rows]))
-    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-
-
-def metrics_table(predictions: dict[str, np.ndarray], y: np.ndarray, *, n_bootstrap: int = 1000) -> dict:
-    """{target: {model: regression_report}} for model in lgbm, attcnn, blend."""
-    table: dict = {}
-    for j, target in enumerate(TARGETS):
-        truth = y[:, j]
-        if np.isfinite(truth).sum() < 2:
-            continue
-        table[target.name] = {
-            model: regression_report(truth, predictions[target.name + suffix], log_target=target.log10, n_bootstrap=n_bootstrap)
-            for model, suffix in (("lgbm", "_lgbm"), ("attcnn", "_attcnn"), ("blend", ""))
-        }
-    return table

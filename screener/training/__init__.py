@@ -1,0 +1,1 @@
+"""Training and evaluation: the prepared dataset, labels, splits, two-phase training, checkpoints, metrics."""
