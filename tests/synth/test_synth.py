@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SHARED_DATA = Path(__file__).parents[1].parent / "shared" / "data"
-CHGCAR_DIR = SHARED_DATA / "chgcar"
+from ..conftest import CHGCAR_DIR
 
 #: Real files the model must correlate with (r ≥ MIN_R; see benchmarks/PROCRYSTAL.md for all numbers).
 REAL_FILES = (
