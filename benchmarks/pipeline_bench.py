@@ -44,7 +44,7 @@ def sequential_loop(paths: list[Path], model: Path) -> float:
     """The baseline: one file at a time through the same stages in this process; seconds."""
     import torch
 
-    from screener.stages import PredictBatch, read_batch
+    from screener.screening.stages import PredictBatch, read_batch
 
     torch.set_num_threads(os.cpu_count() or 1)
     start = time.perf_counter()  # end to end, like the pipeline's figure: model loading included
@@ -59,7 +59,7 @@ def sequential_loop(paths: list[Path], model: Path) -> float:
 
 def pipeline_run(paths: list[Path], model: Path, out: Path) -> float:
     from screener.config import RunConfig
-    from screener.pipeline import run_screen
+    from screener.screening.pipeline import run_screen
 
     listing = out.with_suffix(".txt")
     listing.write_text("\n".join(str(p) for p in paths) + "\n")
@@ -112,7 +112,7 @@ def main() -> None:
     parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    from screener.pipeline import default_model_path
+    from screener.screening.pipeline import default_model_path
 
     model = args.model or default_model_path()
     counts = [int(n) for n in args.files.split(",")]

@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from screener.query import connect, execute_query, list_queries, run_query
-from screener.schema import ERRORS_SCHEMA, LATENTS_SCHEMA, PREDICTIONS_SCHEMA
+from screener.screening.schema import ERRORS_SCHEMA, LATENTS_SCHEMA, PREDICTIONS_SCHEMA
 from screener.targets import TARGET_NAMES
 
 RUN_ID = "bench-run"

@@ -2,9 +2,9 @@
 
 A *query* is one ``.sql`` file holding a single ``SELECT`` statement over three views,
 
-* ``predictions`` -- one row per predicted material (:data:`screener.schema.PREDICTIONS_SCHEMA`),
-* ``latents`` -- one row per material with its latent and short embedding (:data:`~screener.schema.LATENTS_SCHEMA`),
-* ``errors`` -- one row per file that could not be predicted (:data:`~screener.schema.ERRORS_SCHEMA`),
+* ``predictions`` -- one row per predicted material (:data:`screener.screening.schema.PREDICTIONS_SCHEMA`),
+* ``latents`` -- one row per material with its latent and short embedding (:data:`~screener.screening.schema.LATENTS_SCHEMA`),
+* ``errors`` -- one row per file that could not be predicted (:data:`~screener.screening.schema.ERRORS_SCHEMA`),
 
 which :func:`connect` creates over one or more results directories. Query files never name files:
 paths are resolved here, in code. Values reach the SQL only as named parameters (``$name``) bound
@@ -58,8 +58,8 @@ from typing import IO, TYPE_CHECKING, Any
 import pyarrow as pa
 
 from .errors import ConfigError
-from .outputs import part_files
-from .schema import (
+from .screening.outputs import part_files
+from .screening.schema import (
     ERRORS_DIR,
     ERRORS_SCHEMA,
     LATENTS_DIR,
@@ -491,7 +491,7 @@ _SCALAR_TYPES = {
 
 
 def _duckdb_type(arrow_type: pa.DataType) -> str:
-    """DuckDB type name of an Arrow type used in :mod:`screener.schema`."""
+    """DuckDB type name of an Arrow type used in :mod:`screener.screening.schema`."""
     if arrow_type in _SCALAR_TYPES:
         return _SCALAR_TYPES[arrow_type]
     if pa.types.is_timestamp(arrow_type):

@@ -2,7 +2,7 @@
 
 Two results directories, as ``screener run`` writes them:
 
-* ``run_a`` -- today's schema (:mod:`screener.schema`): 9 materials, their latents, 4 error rows.
+* ``run_a`` -- today's schema (:mod:`screener.screening.schema`): 9 materials, their latents, 4 error rows.
 * ``run_b`` -- an older schema without ``recon_error`` and ``ood_score`` and with no ``errors/``
   folder (a run with zero errors writes no errors part file): 6 materials, one of them (Fe) the
   same file as in ``run_a``, one (SiO2) embedded by another model, one (graphite) a second
@@ -24,7 +24,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from screener.schema import ERRORS_SCHEMA, LATENTS_SCHEMA, PREDICTIONS_SCHEMA
+from screener.screening.schema import ERRORS_SCHEMA, LATENTS_SCHEMA, PREDICTIONS_SCHEMA
 from screener.targets import TARGET_NAMES
 
 #: Columns an older run did not write yet.

@@ -42,7 +42,7 @@ from screener.query import (  # noqa: E402
     parse_query,
     run_query,
 )
-from screener.schema import ERRORS_SCHEMA, LATENTS_SCHEMA, PREDICTIONS_SCHEMA  # noqa: E402
+from screener.screening.schema import ERRORS_SCHEMA, LATENTS_SCHEMA, PREDICTIONS_SCHEMA  # noqa: E402
 
 SHIPPED = ("stiffest_stable", "superhard", "ductile_stiff", "high_debye", "uncertain", "similar_to", "run_summary")
 INJECTION = "x'; DROP TABLE predictions; --"

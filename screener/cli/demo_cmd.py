@@ -25,7 +25,7 @@ def demo(output: str, count: int, seed: int, query_name: str, model: str | None)
     3. prints a shipped ranking query over the results (`screener query --list` shows the others).
     """
     from ..config import RunConfig, SynthConfig
-    from ..pipeline import run_screen
+    from ..screening.pipeline import run_screen
     from ..query import format_table, run_query
     from ..synth.driver import synthesize_prototypes
     from .run_cmd import print_summary

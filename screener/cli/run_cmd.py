@@ -51,7 +51,7 @@ def run(inputs, output, model, gpus, cpus, batch_size, address, precision, resum
     on a path every node sees.
     """
     from ..config import RunConfig
-    from ..pipeline import run_screen
+    from ..screening.pipeline import run_screen
 
     config = RunConfig(gpus=gpus, cpus=cpus, batch_size=batch_size, precision=precision, resume=resume,
                        strict=strict, limit=limit, address=address, rows_per_part=rows_per_part, retry_errors=retry_errors)  # fmt: skip

@@ -2,7 +2,7 @@
 
 The only module that knows about Ray. The dataset holds file paths, not contents. Stage 1
 (:class:`ReadActor`, CPU actors) reads, checks and featurizes each file; stage 2
-(:class:`~screener.stages.PredictBatch`, one replica per GPU, or CPU replicas with ``--gpus 0``) loads the bundle
+(:class:`~screener.screening.stages.PredictBatch`, one replica per GPU, or CPU replicas with ``--gpus 0``) loads the bundle
 once and regrids, encodes and predicts on its device. The driver consumes the stream, removes
 duplicates (same bytes under two paths), writes part files atomically and keeps exact accounting:
 every discovered input ends up once in predictions or in errors.
@@ -24,10 +24,10 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from . import __version__
-from .config import RunConfig
-from .io.discovery import discover
-from .errors import ConfigError
+from .. import __version__
+from ..config import RunConfig
+from ..io.discovery import discover
+from ..errors import ConfigError
 from .outputs import ResultWriter, ResumeState, drop_error_rows, exclusive_output, load_resume_state, update_manifest
 from .schema import PREDICTIONS_SCHEMA
 from .stages import PredictBatch, read_batch
@@ -61,7 +61,7 @@ class RunSummary:
 
 
 class ReadActor:
-    """Ray actor wrapper of :func:`screener.stages.read_batch` holding what to skip (sent once per actor)."""
+    """Ray actor wrapper of :func:`screener.screening.stages.read_batch` holding what to skip (sent once per actor)."""
 
     def __init__(self, limits, skip_ids: Sequence[str], skip_errors: Sequence[tuple[str, str]]) -> None:
         # Reading needs no torch (regridding happens in the model replicas): not importing it saves
@@ -168,7 +168,7 @@ def run_screen(
     progress: bool = True,
 ) -> RunSummary:
     """Screen ``inputs`` (folders, files, or path lists) into ``output`` (see the module docstring)."""
-    from .models.bundle import verify_bundle
+    from ..models.bundle import verify_bundle
 
     start = time.perf_counter()
     model_path = Path(model) if model else default_model_path()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from .targets import TARGET_NAMES
+from ..targets import TARGET_NAMES
 
 PREDICTIONS_DIR = "predictions"
 LATENTS_DIR = "latents"

@@ -21,8 +21,8 @@ import pytest
 
 from screener.config import RunConfig
 from screener.errors import ConfigError
-from screener.pipeline import run_screen
-from screener.schema import ERRORS_SCHEMA, LATENTS_SCHEMA, PREDICTIONS_SCHEMA
+from screener.screening.pipeline import run_screen
+from screener.screening.schema import ERRORS_SCHEMA, LATENTS_SCHEMA, PREDICTIONS_SCHEMA
 
 from .conftest import make_density_folder
 
@@ -147,7 +147,7 @@ def test_resume_skips_done_ids_and_records_new_duplicates(tmp_path, random_bundl
 
 def test_crash_between_part_files_resumes_to_exactly_once(tmp_path, random_bundle_dir, monkeypatch) -> None:
     """Crash after a latents part but before its predictions part: resume removes the orphan."""
-    from screener import outputs
+    from screener.screening import outputs
 
     root = tmp_path / "in"
     files = make_density_folder(root, 5)

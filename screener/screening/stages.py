@@ -1,6 +1,6 @@
 """The screening stages as plain functions on column batches (dicts of numpy arrays).
 
-The Ray pipeline (:mod:`screener.pipeline`) maps these over a streaming dataset; the benchmark's
+The Ray pipeline (:mod:`screener.screening.pipeline`) maps these over a streaming dataset; the benchmark's
 sequential loop and the tests call them directly. No Ray here.
 
 Between the stages each row carries: ``path``, ``id`` (SHA-256), ``name``, ``status`` (``ok``,
@@ -20,7 +20,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .config import Precision, ReadLimits
+from ..config import Precision, ReadLimits
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +52,10 @@ def read_one(
         skip_errors: (path, id) pairs already in the errors table: skipped with stage ``errored``
             (a file that changed since has another id and is read again).
     """
-    from .errors import InputError
-    from .models.features import tabular_features
-    from .io.buffers import read_bytes_reusing
-    from .io.reading import read_density
+    from ..errors import InputError
+    from ..models.features import tabular_features
+    from ..io.buffers import read_bytes_reusing
+    from ..io.reading import read_density
 
     file_id, raw = None, None
     try:
@@ -122,7 +122,7 @@ def read_batch(
     skip_errors: frozenset[tuple[str, str]] = frozenset(),
 ) -> dict[str, np.ndarray]:
     """Stage 1 (CPU): ``{"path", "root"}`` → rows ready for prediction (or error/skip rows)."""
-    from .models.features import tabular_feature_names
+    from ..models.features import tabular_feature_names
 
     rows = [
         read_one(str(p), str(r), limits=limits, skip_ids=skip_ids, skip_errors=skip_errors)
@@ -155,7 +155,7 @@ class PredictBatch:
     ) -> None:
         import torch
 
-        from .models.predictor import Predictor
+        from ..models.predictor import Predictor
 
         if threads:
             torch.set_num_threads(threads)

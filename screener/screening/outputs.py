@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .schema import (
     ERRORS_DIR,
     ERRORS_SCHEMA,
