@@ -26,7 +26,8 @@ def demo(output: str, count: int, seed: int, query_name: str, model: str | None)
     """
     from ..config import RunConfig, SynthConfig
     from ..screening.pipeline import run_screen
-    from ..query import format_table, run_query
+    from ..query.export import format_table
+    from ..query.views import run_query
     from ..synth.driver import synthesize_prototypes
     from .run_cmd import print_summary
 

@@ -42,7 +42,7 @@ def parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
 
 def _list_text() -> str:
     """Every shipped query with its description and parameters."""
-    from ..query import list_queries
+    from ..query.params import list_queries
 
     blocks = []
     for spec in list_queries():
@@ -136,7 +136,9 @@ def query(
     --param are converted to the declared type and bound as parameters, never pasted into SQL.
     Queries can read only the given results directories.
     """
-    from ..query import load_query, run_query, write_result
+    from ..query.params import load_query
+    from ..query.views import run_query
+    from ..query.export import write_result
 
     if list_only:
         click.echo(_list_text(), nl=False)

@@ -18,9 +18,14 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).parent))
+from screener.cli.main import cli
+from screener.errors import ConfigError
+from screener.query.export import EXPORT_FORMATS
+from screener.query.params import list_queries, load_query, parse_query
+from screener.query.views import connect, execute_query, run_query
+from screener.screening.schema import ERRORS_SCHEMA, LATENTS_SCHEMA, PREDICTIONS_SCHEMA
 
-from query_fixtures import (  # noqa: E402
+from .query_fixtures import (
     ERRORS,
     MATERIALS,
     OLD_MISSING_COLUMNS,
@@ -30,19 +35,6 @@ from query_fixtures import (  # noqa: E402
     materials,
     write_results,
 )
-
-from screener.cli.main import cli  # noqa: E402
-from screener.errors import ConfigError  # noqa: E402
-from screener.query import (  # noqa: E402
-    EXPORT_FORMATS,
-    connect,
-    execute_query,
-    list_queries,
-    load_query,
-    parse_query,
-    run_query,
-)
-from screener.screening.schema import ERRORS_SCHEMA, LATENTS_SCHEMA, PREDICTIONS_SCHEMA  # noqa: E402
 
 SHIPPED = ("stiffest_stable", "superhard", "ductile_stiff", "high_debye", "uncertain", "similar_to", "run_summary")
 INJECTION = "x'; DROP TABLE predictions; --"
