@@ -54,8 +54,8 @@ def main() -> None:
     from pymatgen.io.vasp import Chgcar
 
     from screener.config import RegridConfig
-    from screener.io.reading import read_density
     from screener.grid.resample import regrid
+    from screener.io.reading import read_density
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     with tempfile.TemporaryDirectory() as tmp:

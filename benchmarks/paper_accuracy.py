@@ -150,19 +150,19 @@ def stage_evaluate(work: Path, bundle: Path, labels: Path, split: Path, args) ->
 
 def stage_baselines(work: Path, labels_path: Path, split: Path, args) -> dict:
     """LightGBM on descriptor sets of the same rows and split; ablations on the trained latents."""
-    from screener.models.bundle import load_bundle
     from screener.config import LgbmConfig
-    from screener.training.dataset import load_dataset
+    from screener.models.bundle import load_bundle
     from screener.models.features import CELL_FEATURES
-    from screener.training.labels import fill_from_physics, load_labels
     from screener.models.latent_features import invariant_features
-    from screener.models.trees import fit_booster, predict_booster
     from screener.models.predictor import Predictor
-    from screener.training.metrics import regression_report
-    from screener.training.splits import assign_splits
+    from screener.models.trees import fit_booster, predict_booster
     from screener.targets import TARGETS
+    from screener.training.dataset import load_dataset
     from screener.training.epochs import dataset_density_features
     from screener.training.evaluation import predict_rows
+    from screener.training.labels import fill_from_physics, load_labels
+    from screener.training.metrics import regression_report
+    from screener.training.splits import assign_splits
 
     dataset = load_dataset(work / "bundle.work" / "dataset")
     labels = load_labels(labels_path)

@@ -38,8 +38,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from screener.query.views import connect, execute_query, run_query
 from screener.query.params import list_queries
+from screener.query.views import connect, execute_query, run_query
 from screener.screening.schema import ERRORS_SCHEMA, LATENTS_SCHEMA, PREDICTIONS_SCHEMA
 from screener.targets import TARGET_NAMES
 

@@ -25,9 +25,9 @@ def demo(output: str, count: int, seed: int, query_name: str, model: str | None)
     3. prints a shipped ranking query over the results (`screener query --list` shows the others).
     """
     from ..config import RunConfig, SynthConfig
-    from ..screening.pipeline import run_screen
     from ..query.export import format_table
     from ..query.views import run_query
+    from ..screening.pipeline import run_screen
     from ..synth.driver import synthesize_prototypes
     from .run_cmd import print_summary
 

@@ -136,9 +136,9 @@ def query(
     --param are converted to the declared type and bound as parameters, never pasted into SQL.
     Queries can read only the given results directories.
     """
+    from ..query.export import write_result
     from ..query.params import load_query
     from ..query.views import run_query
-    from ..query.export import write_result
 
     if list_only:
         click.echo(_list_text(), nl=False)

@@ -34,11 +34,11 @@ import torch
 from .. import __version__
 from ..config import AttentionConfig, AutoencoderConfig, LgbmConfig, RegridConfig
 from ..errors import BundleError
+from ..io.buffers import sha256_file
+from ..targets import TARGETS_BY_NAME
 from .attention import AttentionRegressor
 from .autoencoder import InputTransform, PeriodicAutoencoder
 from .trees import LatentPCA
-from ..io.buffers import sha256_file
-from ..targets import TARGETS_BY_NAME
 
 log = logging.getLogger(__name__)
 

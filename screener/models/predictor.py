@@ -17,15 +17,15 @@ import numpy as np
 import torch
 
 from .. import physics
-from .bundle import ModelBundle, load_bundle
 from ..config import Precision, RegridConfig
-from .latent_features import density_features, embedding
-from .attention import enable_mc_dropout
-from .autoencoder import reconstruction_error
-from .trees import predict_booster, tree_features
-from .precision import PrecisionPolicy, resolve_precision
 from ..grid.resample import regrid
 from ..targets import TARGETS_BY_NAME
+from .attention import enable_mc_dropout
+from .autoencoder import reconstruction_error
+from .bundle import ModelBundle, load_bundle
+from .latent_features import density_features, embedding
+from .precision import PrecisionPolicy, resolve_precision
+from .trees import predict_booster, tree_features
 
 log = logging.getLogger(__name__)
 

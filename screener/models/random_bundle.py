@@ -7,14 +7,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .bundle import ModelBundle, TargetStats, save_bundle
 from ..config import AttentionConfig, AutoencoderConfig, LgbmConfig, RegridConfig
-from .features import tabular_feature_names
-from .latent_features import density_feature_names
+from ..targets import TARGETS
 from .attention import AttentionRegressor
 from .autoencoder import InputTransform, PeriodicAutoencoder
+from .bundle import ModelBundle, TargetStats, save_bundle
+from .features import tabular_feature_names
+from .latent_features import density_feature_names
 from .trees import LatentPCA, fit_booster, tree_feature_names, tree_features
-from ..targets import TARGETS
 
 #: a small attention CNN for tests (the paper's widths are 64/128/256).
 TINY_ATTENTION = AttentionConfig(widths=(8, 16), tabular_hidden=(16, 8), head_hidden=16, mc_samples=4)

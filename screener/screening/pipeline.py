@@ -26,8 +26,8 @@ import numpy as np
 
 from .. import __version__
 from ..config import RunConfig
-from ..io.discovery import discover
 from ..errors import ConfigError
+from ..io.discovery import discover
 from .outputs import ResultWriter, ResumeState, drop_error_rows, exclusive_output, load_resume_state, update_manifest
 from .schema import PREDICTIONS_SCHEMA
 from .stages import PredictBatch, read_batch

@@ -53,9 +53,9 @@ def read_one(
             (a file that changed since has another id and is read again).
     """
     from ..errors import InputError
-    from ..models.features import tabular_features
     from ..io.buffers import read_bytes_reusing
     from ..io.reading import read_density
+    from ..models.features import tabular_features
 
     file_id, raw = None, None
     try:

@@ -23,8 +23,8 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from ..config import ReadLimits, RegridConfig
-from ..io.discovery import InputFile
 from ..errors import ScreenerError
+from ..io.discovery import InputFile
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +80,9 @@ def _prepare_one(item: InputFile, regrid_config: RegridConfig, limits: ReadLimit
     import torch
 
     from ..errors import InputError
-    from ..models.features import tabular_features
-    from ..io.reading import read_density
     from ..grid.resample import regrid
+    from ..io.reading import read_density
+    from ..models.features import tabular_features
 
     torch.set_num_threads(1)
     try:

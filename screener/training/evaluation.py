@@ -15,15 +15,15 @@ from typing import Sequence
 
 import numpy as np
 
-from ..models.bundle import ModelBundle, load_bundle
-from .dataset import DensityDataset, prepare_dataset
-from ..io.discovery import discover
 from ..errors import LabelError
-from .labels import fill_from_physics, load_labels, write_report
+from ..io.discovery import discover
 from ..io.naming import record_name
-from .splits import read_split_file
+from ..models.bundle import ModelBundle, load_bundle
 from ..targets import TARGETS
+from .dataset import DensityDataset, prepare_dataset
+from .labels import fill_from_physics, load_labels, write_report
 from .metrics import regression_report
+from .splits import read_split_file
 
 log = logging.getLogger(__name__)
 

@@ -25,19 +25,19 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..models.bundle import ModelBundle, TargetStats, save_bundle
-from .checkpoint import load_checkpoint, save_checkpoint
 from ..config import AttentionConfig, AutoencoderConfig, LgbmConfig, RegridConfig, TrainConfig
-from .dataset import DensityDataset, prepare_dataset
-from ..io.discovery import discover
 from ..errors import LabelError
-from ..models.features import tabular_feature_names
-from .labels import LabelSet, fill_from_physics, load_labels, write_report
+from ..io.discovery import discover
+from ..io.naming import record_name
 from ..models.attention import AttentionRegressor
 from ..models.autoencoder import InputTransform, PeriodicAutoencoder
-from ..models.trees import LatentPCA, fit_booster, predict_booster, tree_feature_names, tree_features
-from ..io.naming import record_name
+from ..models.bundle import ModelBundle, TargetStats, save_bundle
+from ..models.features import tabular_feature_names
 from ..models.precision import resolve_precision
+from ..models.trees import LatentPCA, fit_booster, predict_booster, tree_feature_names, tree_features
+from ..targets import TARGETS
+from .checkpoint import load_checkpoint, save_checkpoint
+from .dataset import DensityDataset, prepare_dataset
 from .epochs import (
     _ae_epoch,
     _ae_validation,
@@ -49,8 +49,8 @@ from .epochs import (
     encode_dataset,
 )
 from .evaluation import evaluate_splits
+from .labels import LabelSet, fill_from_physics, load_labels, write_report
 from .splits import assign_splits
-from ..targets import TARGETS
 
 log = logging.getLogger(__name__)
 

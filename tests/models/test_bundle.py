@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from screener.models.bundle import load_bundle, verify_bundle
 from screener.errors import BundleError
+from screener.models.bundle import load_bundle, verify_bundle
 from screener.models.features import tabular_features
 from screener.models.predictor import Predictor
 from screener.models.random_bundle import write_random_bundle

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from screener.config import AttentionConfig, AutoencoderConfig
-from screener.models.latent_features import embedding, invariant_features
 from screener.models.attention import AttentionRegressor, masked_mse
 from screener.models.autoencoder import InputTransform, PeriodicAutoencoder, encoder_flops_per_sample
+from screener.models.latent_features import embedding, invariant_features
 from screener.models.precision import resolve_precision
 
 TINY = AttentionConfig(widths=(8, 16), tabular_hidden=(16, 8), head_hidden=16, dropout=0.0, mc_samples=1)
