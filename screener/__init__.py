@@ -5,11 +5,12 @@ convolutional autoencoder compresses a charge-density grid to a small latent; Li
 attention 3D CNN, fused with MAGPIE composition descriptors, predict bulk, shear and Young's
 moduli (GPa), formation energy (eV/atom) and Debye temperature (K).
 
-The public surface is small; everything else lives in private-by-convention modules:
+One subpackage per stage (``ARCHITECTURE.md``); each names its entry points, for example:
 
-* :func:`screener.io.reading.read_density` -- one CHGCAR-family or cube file to a :class:`DensityRecord`.
-* :func:`screener.grid.resample.regrid` -- periodic, charge-conserving resampling.
-* :class:`screener.models.predictor.Predictor` -- a loaded model bundle applied to batches.
+* :func:`screener.io.read_density` -- one CHGCAR-family or cube file to a :class:`~screener.io.DensityRecord`.
+* :func:`screener.grid.regrid` -- periodic, charge-conserving resampling.
+* :class:`screener.models.Predictor` -- a loaded model bundle applied to batches.
+* :func:`screener.screening.run_screen` -- the Ray engine behind ``screener run``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,31 @@
+"""Subpackage entry points imported on first use, so that importing a subpackage stays cheap.
+
+``screener.models`` names :class:`Predictor`, but ``import screener.models`` must not import
+torch; each subpackage's ``__init__`` therefore maps its public names to the submodule that
+defines them and imports that submodule only when a name is first looked up (PEP 562).
+An exported name must differ from every submodule name of its package (``tests/test_layout.py``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+
+def lazy_exports(package: str, exports: Mapping[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """``(__getattr__, __dir__)`` for ``package``: ``exports`` maps a public name to its submodule."""
+
+    def __getattr__(name: str) -> Any:
+        submodule = exports.get(name)
+        if submodule is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{package}.{submodule}"), name)
+        setattr(sys.modules[package], name, value)  # later look-ups skip __getattr__
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(vars(sys.modules[package])) | set(exports))
+
+    return __getattr__, __dir__
