@@ -14,8 +14,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 
-def lazy_exports(package: str, exports: Mapping[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
-    """``(__getattr__, __dir__)`` for ``package``: ``exports`` maps a public name to its submodule."""
+def lazy_exports(package: str, **submodules: str) -> tuple[Callable[[str], Any], Callable[[], list[str]], list[str]]:
+    """``(__getattr__, __dir__, __all__)`` for ``package``; ``submodules`` maps a submodule to its public names.
+
+    Example: ``lazy_exports(__name__, reading="read_density DensityRecord")`` (names separated by spaces).
+    """
+    exports: Mapping[str, str] = {name: module for module, names in submodules.items() for name in names.split()}
 
     def __getattr__(name: str) -> Any:
         submodule = exports.get(name)
@@ -28,4 +32,4 @@ def lazy_exports(package: str, exports: Mapping[str, str]) -> tuple[Callable[[st
     def __dir__() -> list[str]:
         return sorted(set(vars(sys.modules[package])) | set(exports))
 
-    return __getattr__, __dir__
+    return __getattr__, __dir__, sorted(exports)

@@ -1,20 +1,10 @@
-"""Density files in and out: discovery, naming, CHGCAR/cube reading, CHGCAR writing.
-
-Public entry points below, imported on first use (:mod:`screener._lazy`); the rest is private by convention.
-"""
+"""Density files in and out: discovery, naming, CHGCAR/cube reading, CHGCAR writing."""
 
 from __future__ import annotations
 
 from .._lazy import lazy_exports
 
-_EXPORTS = {
-    "discover": "discovery",
-    "InputFile": "discovery",
-    "read_density": "reading",
-    "DensityRecord": "reading",
-    "format_fortran_e": "chgcar_writer",
-    "write_chgcar": "chgcar_writer",
-}
-
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__, discovery="discover InputFile", reading="read_density DensityRecord",
+    chgcar_writer="format_fortran_e write_chgcar",
+)

@@ -26,15 +26,7 @@ import pyarrow as pa
 
 from ..errors import ConfigError
 from ..screening.outputs import part_files
-from ..screening.schema import (
-    ERRORS_DIR,
-    ERRORS_SCHEMA,
-    LATENTS_DIR,
-    LATENTS_SCHEMA,
-    MANIFEST_NAME,
-    PREDICTIONS_DIR,
-    PREDICTIONS_SCHEMA,
-)
+from ..screening.schema import ERRORS_DIR, ERRORS_SCHEMA, LATENTS_DIR, LATENTS_SCHEMA, MANIFEST_NAME, PREDICTIONS_DIR, PREDICTIONS_SCHEMA
 from .params import QuerySpec, load_query
 
 if TYPE_CHECKING:  # duckdb is imported where it is used, so importing this module stays cheap.
