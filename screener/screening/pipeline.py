@@ -13,14 +13,11 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import math
-import os
-import sys
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -29,6 +26,7 @@ from ..config import RunConfig
 from ..errors import ConfigError
 from ..io.discovery import discover
 from .outputs import ResultWriter, ResumeState, drop_error_rows, exclusive_output, load_resume_state, update_manifest
+from .ray_runtime import ray_session
 from .schema import PREDICTIONS_SCHEMA
 from .stages import PredictBatch, read_batch
 
@@ -72,55 +70,6 @@ class ReadActor:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return read_batch(batch, limits=self.limits, skip_ids=self.skip_ids, skip_errors=self.skip_errors)
-
-
-def _auth_environment(address: str | None) -> bool:
-    """Joining a ``ray start`` cluster needs token auth in Ray ≥ 2.52 (on by default in 2.60).
-
-    Sets ``RAY_AUTH_MODE=token`` when a token is at hand and the mode is unset; Ray reads the
-    variable when it is imported, so this must run before ``import ray``. True when it set it.
-    """
-    if not address or address == "local" or "RAY_AUTH_MODE" in os.environ:
-        return False
-    if os.environ.get("RAY_AUTH_TOKEN") or (Path.home() / ".ray" / "auth_token").is_file():
-        os.environ["RAY_AUTH_MODE"] = "token"
-        log.info("found a Ray auth token; connecting with RAY_AUTH_MODE=token")
-        return True
-    return False
-
-
-@contextmanager
-def ray_session(config: RunConfig) -> Iterator[None]:
-    """Use the Ray instance already initialized in this process, join ``address``, or start a local one.
-
-    A local instance is started with ``address="local"`` (a stale cluster file never hijacks it),
-    without the dashboard, and shut down afterwards.
-    """
-    already_imported = "ray" in sys.modules
-    if _auth_environment(config.address) and already_imported:
-        log.warning(
-            "ray was imported before RAY_AUTH_MODE=token was set; Ray reads it at import, so joining %s "
-            "may fail: export RAY_AUTH_MODE=token before starting Python", config.address
-        )
-    import ray
-
-    if ray.is_initialized():
-        yield
-        return
-    options = {"include_dashboard": False, "logging_level": logging.WARNING, "log_to_driver": True}
-    try:
-        if config.address:
-            ray.init(address=config.address, **options)
-        else:
-            ray.init(address="local", num_cpus=config.cpus, **options)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        target = config.address or "a local instance"
-        hint = " (a cluster started with `ray start` needs RAY_AUTH_MODE=token and its token)" if config.address else ""
-        raise ConfigError(f"cannot start or join Ray at {target}: {exc}{hint}") from None
-    try:
-        yield
-    finally:
-        ray.shutdown()
 
 
 def check_resources(gpus: int) -> dict:
@@ -186,7 +135,7 @@ def run_screen(
         state = _resume_state(output, config, model_id=manifest["model_id"])
         writer = ResultWriter(output, run_id, rows_per_part=config.rows_per_part)
         router = _Router(writer, summary, state)
-        with ray_session(config):
+        with ray_session(address=config.address, cpus=config.cpus):
             resources = check_resources(config.gpus)
             readers, replicas = _replica_counts(config, resources)
             registry = output / f".replicas-{run_id}"

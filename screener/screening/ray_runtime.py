@@ -1,0 +1,69 @@
+"""Starting and joining Ray, shared by the two engines (screening and DFT); nothing else imports Ray.
+
+A local instance is started with ``address="local"`` (a stale cluster file never hijacks it),
+without the dashboard, and shut down afterwards; joining a ``ray start`` cluster sets token
+authentication first when a token is at hand.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def auth_environment(address: str | None) -> bool:
+    """Joining a ``ray start`` cluster needs token auth in Ray ≥ 2.52 (on by default in 2.60).
+
+    Sets ``RAY_AUTH_MODE=token`` when a token is at hand and the mode is unset; Ray reads the
+    variable when it is imported, so this must run before ``import ray``. True when it set it.
+    """
+    if not address or address == "local" or "RAY_AUTH_MODE" in os.environ:
+        return False
+    if os.environ.get("RAY_AUTH_TOKEN") or (Path.home() / ".ray" / "auth_token").is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
+        log.info("found a Ray auth token; connecting with RAY_AUTH_MODE=token")
+        return True
+    return False
+
+
+@contextmanager
+def ray_session(*, address: str | None, cpus: int | None) -> Iterator[None]:
+    """Use the Ray instance already initialized in this process, join ``address``, or start a local one.
+
+    Args:
+        address: Ray address to join (None: start a local instance).
+        cpus: CPUs of a local instance (None: all cores).
+    """
+    already_imported = "ray" in sys.modules
+    if auth_environment(address) and already_imported:
+        log.warning(
+            "ray was imported before RAY_AUTH_MODE=token was set; Ray reads it at import, so joining %s "
+            "may fail: export RAY_AUTH_MODE=token before starting Python", address
+        )
+    import ray
+
+    if ray.is_initialized():
+        yield
+        return
+    options = {"include_dashboard": False, "logging_level": logging.WARNING, "log_to_driver": True}
+    try:
+        if address:
+            ray.init(address=address, **options)
+        else:
+            ray.init(address="local", num_cpus=cpus, **options)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        target = address or "a local instance"
+        hint = " (a cluster started with `ray start` needs RAY_AUTH_MODE=token and its token)" if address else ""
+        raise ConfigError(f"cannot start or join Ray at {target}: {exc}{hint}") from None
+    try:
+        yield
+    finally:
+        ray.shutdown()
