@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "screener"
-SUBPACKAGES = ("io", "grid", "synth", "models", "training", "screening", "query")
+SUBPACKAGES = ("io", "grid", "synth", "models", "training", "screening", "query", "report")
 
 #: subpackage -> the subpackages it may import (top-level modules such as config are open to all).
 ALLOWED = {
@@ -22,7 +22,8 @@ ALLOWED = {
     "training": {"io", "grid", "models"},
     "screening": {"io", "grid", "models"},
     "query": {"screening"},
-    "cli": {"io", "grid", "synth", "models", "training", "screening", "query"},
+    "report": {"screening", "query"},
+    "cli": {"io", "grid", "synth", "models", "training", "screening", "query", "report"},
 }
 
 

@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "screener.cli.evaluate_cmd:evaluate",
     "inspect": "screener.cli.inspect_cmd:inspect",
     "query": "screener.cli.query_cmd:query",
+    "report": "screener.cli.report_cmd:report",
     "run": "screener.cli.run_cmd:run",
     "synth": "screener.cli.synth_cmd:synth",
     "train": "screener.cli.train_cmd:train",
