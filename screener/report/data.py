@@ -151,7 +151,9 @@ def load_report_data(results_dirs: list[str | Path], *, config: ReportConfig = R
     models: dict[str, dict] = {}
     for run in runs:
         if run.model_id and not models.get(run.model_id):
-            models[run.model_id] = _bundle_manifest(run.model)
+            bundle = _bundle_manifest(run.model)
+            # the folder may hold another model by now (retrained in place): then say nothing about it
+            models[run.model_id] = bundle if bundle.get("model_id") == run.model_id else {}
     with connect(dirs) as con:
         present = {row[0] for row in con.sql("SELECT column_name FROM (DESCRIBE predictions)").fetchall()}
         scalars = [c for c in _SCALARS if c in present]
@@ -170,8 +172,8 @@ def load_report_data(results_dirs: list[str | Path], *, config: ReportConfig = R
         errors = [
             tuple(row)
             for row in con.sql(
-                "SELECT coalesce(stage, '?'), coalesce(error_type, '?'), count(*) AS n, "
-                "min(message), min(path) FROM errors GROUP BY 1, 2 ORDER BY n DESC, 1, 2"
+                "SELECT coalesce(stage, '?') AS s, coalesce(error_type, '?') AS t, count(*) AS n, min(message), min(path) "
+                "FROM errors GROUP BY s, t ORDER BY s = 'duplicate', n DESC, s, t"
             ).fetchall()
         ]
         n_materials = con.execute("SELECT count(DISTINCT id) FROM predictions").fetchall()[0][0]

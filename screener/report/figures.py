@@ -13,6 +13,7 @@ Physics on the Ashby chart (``/work/shared/DESIGN.md`` §3):
 
 from __future__ import annotations
 
+import html
 import math
 from typing import Any
 
@@ -79,6 +80,10 @@ def _list(values: np.ndarray, digits: int = 4) -> list:
     return out
 
 
+def _esc(text: object) -> str:
+    return html.escape(str(text), quote=False)
+
+
 def _fmt(value: float, unit: str = "", std: float | None = None) -> str:
     if not math.isfinite(value):
         return "n/a"
@@ -94,9 +99,9 @@ def hover_texts(data: ReportData, rows: np.ndarray) -> list[str]:
     texts = []
     for i in rows.tolist():
         lines = [
-            f"<b>{c['formula'][i] or '?'}</b>  {c['name'][i] or ''}",
-            f"id {str(c['id'][i])[:12]}…",
-            f"file {c['path'][i] or ''}",
+            f"<b>{_esc(c['formula'][i] or '?')}</b>  {_esc(c['name'][i] or '')}",
+            f"id {_esc(str(c['id'][i])[:12])}…",
+            f"file {_esc(c['path'][i] or '')}",
         ]
         for target in TARGETS:
             lines.append(

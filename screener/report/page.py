@@ -57,6 +57,7 @@ code, pre { font-family: 'JetBrains Mono', Menlo, Consolas, monospace; font-size
 pre { padding:8px 10px; white-space:pre-wrap; word-break:break-all; margin:6px 0; }
 details summary { cursor:pointer; color:var(--accent); }
 .chart { width:100%; }
+#ashby { max-width:880px; margin:0 auto; }
 #js-errors { display:none; background:#fde8e8; color:#8a1c1c; padding:10px 32px; }
 """
 
@@ -160,7 +161,7 @@ def _summary_section(data: ReportData) -> str:
             for stage, kind, n, msg, path in data.errors
         )
         errors = (
-            "<h3>Failed inputs, by stage and reason</h3><div class=scroll><table><thead><tr><th>stage</th><th>error</th>"
+            "<h3>Failed inputs by stage and reason (stage <i>duplicate</i>: same bytes as a predicted file, not a failure)</h3><div class=scroll><table><thead><tr><th>stage</th><th>error</th>"
             f"<th class=num>files</th><th>example message</th><th>example file</th></tr></thead><tbody>{error_rows}</tbody></table></div>"
             f"<p class=note>All of them: <code>screener query --results {_esc(' --results '.join(data.results))} "
             "my_errors.sql</code> over the <code>errors</code> view, or read <code>errors/*.parquet</code>.</p>"
@@ -175,7 +176,7 @@ def _models_block(data: ReportData) -> str:
     for model_id, manifest in data.models.items():
         info = manifest.get("info", {}) if manifest else {}
         if not manifest:
-            blocks.append(f"<h3>Model <code>{_esc(model_id)}</code></h3><p class=note>Its bundle is no longer where the run found it; "
+            blocks.append(f"<h3>Model <code>{_esc(model_id)}</code></h3><p class=note>The run's bundle folder is gone or now holds another model; "
                           "nothing more is known here.</p>")
             continue
         training = info.get("training_data", {})
