@@ -26,6 +26,7 @@ from .data import ReportData
 __all__ = ["ashby_figure", "distribution_figures", "hover_texts", "scatter_sample", "uncertainty_figure"]
 
 PUGH_RATIO = 1.75
+ASHBY_SIZE = (700, 640)  # px: with its margins, a square plot area
 HARDNESS_CONTOURS = (5.0, 10.0, 20.0, 40.0)  # GPa; 40 = superhard
 
 LABELS = {
@@ -212,7 +213,7 @@ def ashby_figure(data: ReportData, *, config: ReportConfig = ReportConfig()) -> 
                 "cmin": -max(span, 0.05),
                 "cmax": max(span, 0.05),
                 "line": {"width": 0.5, "color": "rgba(30,30,30,0.55)"},
-                "colorbar": {"title": {"text": "E<sub>f</sub> (eV/atom)", "side": "right"}, "thickness": 14, "len": 0.8},
+                "colorbar": {"title": {"text": "E<sub>f</sub> (eV/atom)", "side": "right"}, "thickness": 14, "len": 0.8, "x": 1.02},
             },
         }
     )
@@ -228,13 +229,14 @@ def ashby_figure(data: ReportData, *, config: ReportConfig = ReportConfig()) -> 
             )
     axis_range = [math.log10(lo), math.log10(hi)]
     layout = _layout(
-        "Shear vs bulk modulus (predicted; blue = lower formation energy)",
-        xaxis=_axis("bulk modulus K (GPa)", log=True, range=axis_range, constrain="domain"),
-        yaxis=_axis("shear modulus G (GPa)", log=True, range=axis_range, scaleanchor="x", scaleratio=1, constrain="domain"),
+        "Shear vs bulk modulus (predicted)",
+        xaxis=_axis("bulk modulus K (GPa)", log=True, range=axis_range),
+        yaxis=_axis("shear modulus G (GPa)", log=True, range=axis_range),
         annotations=annotations,
         legend={"x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top", "bgcolor": "rgba(255,255,255,0.85)",
                 "bordercolor": _GRID, "borderwidth": 1, "font": {"size": 11}},
-        height=620,
+        # a fixed square plot area (530 × 530 px): equal decades on both axes, as on an Ashby chart
+        width=ASHBY_SIZE[0], height=ASHBY_SIZE[1], autosize=False, margin={"l": 70, "r": 100, "t": 50, "b": 60},
     )
     return {"data": traces, "layout": layout}
 

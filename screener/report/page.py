@@ -57,7 +57,8 @@ code, pre { font-family: 'JetBrains Mono', Menlo, Consolas, monospace; font-size
 pre { padding:8px 10px; white-space:pre-wrap; word-break:break-all; margin:6px 0; }
 details summary { cursor:pointer; color:var(--accent); }
 .chart { width:100%; }
-#ashby { max-width:880px; margin:0 auto; }
+.ashby-row { display:grid; grid-template-columns:720px 1fr; gap:18px; align-items:start; }
+@media (max-width: 1100px) { .ashby-row { grid-template-columns:1fr; } }
 #js-errors { display:none; background:#fde8e8; color:#8a1c1c; padding:10px 32px; }
 """
 
@@ -256,6 +257,29 @@ def _ranking_section(ranking: Ranking) -> str:
     )
 
 
+def _stiffness_facts(data: ReportData) -> str:
+    """A few counts beside the Ashby chart: how many materials fall where."""
+    c = data.columns
+    have = (c["bulk_modulus"] > 0) & (c["shear_modulus"] > 0)
+    n = int(have.sum())
+    if n == 0:
+        return ""
+    ductile = int((c["pugh_ratio"][have] > 1.75).sum())
+    stable = int((c["formation_energy"][have] < 0).sum())
+    hard = int((c["vickers_hardness"][have] >= 20).sum())
+    superhard = int((c["vickers_hardness"][have] >= 40).sum())
+    ood = int((c["ood_score"][have] > 1).sum())
+    items = [
+        (ductile, "ductile by Pugh's criterion (K/G &gt; 1.75)"),
+        (stable, "with formation energy below 0 eV/atom (below their elements; not a hull check)"),
+        (hard, "with Chen hardness ≥ 20 GPa"),
+        (superhard, "superhard (≥ 40 GPa)"),
+        (ood, "out of distribution (OOD score &gt; 1): trust these predictions less"),
+    ]
+    rows = "".join(f"<tr><td class=num><b>{k:,}</b></td><td class=num>{100 * k / n:.0f}%</td><td>{text}</td></tr>" for k, text in items)
+    return f"<h3>Of {n:,} materials</h3><table style='width:auto'><tbody>{rows}</tbody></table>"
+
+
 def render_report(data: ReportData, *, config: ReportConfig = ReportConfig()) -> str:
     """The whole page as one HTML string."""
     from plotly.offline import get_plotlyjs
@@ -286,7 +310,8 @@ def render_report(data: ReportData, *, config: ReportConfig = ReportConfig()) ->
 <div id=js-errors></div>
 <main>
 {_summary_section(data)}
-<section id=ashby-section><h2>Stiffness map</h2><p class=note>{ashby_note}</p><div id=ashby class=chart></div></section>
+<section id=ashby-section><h2>Stiffness map</h2><div class=ashby-row><div id=ashby></div>
+<div><p>{ashby_note}</p>{_stiffness_facts(data)}</div></div></section>
 <section id=distributions><h2>Distributions of the predictions</h2>
 <p class=note>Blended predictions (LightGBM + attention CNN) of every row; dashed: the median. Moduli and θ<sub>D</sub>
 on log axes (the models learn them in log10). E and θ<sub>D</sub> are predicted directly; their training labels were
