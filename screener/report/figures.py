@@ -53,10 +53,22 @@ def _axis(title: str, *, log: bool = False, **extra: Any) -> dict:
         "ticks": "outside",
         "showline": True,
     }
-    if log:
-        axis["dtick"] = "D2"  # 1, 2, 5 per decade: readable, never overlapping
     axis.update(extra)
+    if log and "range" in axis:
+        axis.update(log_ticks(10 ** axis["range"][0], 10 ** axis["range"][1]))
+    elif log:
+        axis["dtick"] = "D2"
     return axis
+
+
+def log_ticks(lo: float, hi: float) -> dict:
+    """Tick values and plain-number labels for a log axis from ``lo`` to ``hi``: 1, 2, 5 per decade
+    (1 and 3 beyond three decades, 1 beyond six), so labels read "20, 50, 100" and never run together."""
+    decades = math.log10(hi / lo)
+    mantissas = (1, 2, 5) if decades <= 3 else (1, 3) if decades <= 6 else (1,)
+    values = [m * 10.0**e for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1) for m in mantissas]
+    values = [v for v in values if lo <= v <= hi]
+    return {"tickmode": "array", "tickvals": values, "ticktext": [f"{v:g}" for v in values]}
 
 
 def _layout(title: str, **extra: Any) -> dict:
@@ -267,7 +279,8 @@ def distribution_figures(data: ReportData, *, config: ReportConfig = ReportConfi
         }
         layout = _layout(
             f"{LABELS[target.name]}<br><span style='font-size:12px;color:#616e7c'>median {median:.3g} {target.unit} (dashed), n = {len(values):,}</span>",
-            xaxis=_axis(f"{LABELS[target.name]} ({target.unit})", log=log),
+            xaxis=_axis(f"{LABELS[target.name]} ({target.unit})", log=log,
+                        **({"range": [math.log10(edges[0]), math.log10(edges[-1])]} if log else {})),
             yaxis=_axis("materials"),
             shapes=[{"type": "line", "x0": median, "x1": median, "yref": "paper", "y0": 0, "y1": 1,
                      "line": {"color": _DFT_COLOUR, "width": 1.5, "dash": "dash"}}],

@@ -319,7 +319,8 @@ partly derived from K, G and the structure (see the model above).</p><div class=
 <section id=uncertainty-section><h2>What to send to DFT next</h2>
 <p class=note>The largest relative one-sigma spread of K, G, E and θ<sub>D</sub> against the OOD score (above 1:
 less familiar than 95% of the training densities). Dashed lines: the <code>uncertain</code> query's default
-thresholds. Red diamonds: its top {len(data.dft_next)} rows, the most informative next DFT calculations.</p>
+thresholds. Red diamonds: its top {len(data.dft_next)} rows, the most informative next DFT calculations (a diamond
+inside both thresholds is there for the spread of its formation energy, which this chart does not show).</p>
 <div id=uncertainty class=chart></div></section>
 <section id=rankings><h2>Top candidates</h2>
 <p class=note>Each shipped ranking query over these results (click a column to sort). Predictions are screening
