@@ -4,7 +4,8 @@ It follows LeMat-Rho's convention where it fits: the density is a flattened arra
 (electrons, as in a CHGCAR) in C order of the grid (index i along a fastest-varying last: ``[i, j, k]``
 with k fastest), with the grid shape in its own column. ``screener dft`` writes it (every structure it
 tried, failures included, with ``density`` null and ``error`` set); ``screener run``, ``train`` and
-``inspect`` read every row with a density as one input.
+``inspect`` read every row with a density as one input (``<file>::row=<index>``), with the same
+accounting as density files: the row's id is the SHA-256 of its structure and density bytes.
 
 Columns (units in brackets):
 
@@ -209,3 +210,148 @@ def read_density_rows(path: str | Path) -> Iterator[DensityRow]:
         rho = row_density(row, volume=structure.lattice.volume)
         labels = {name: float(row[name]) for name in LABEL_COLUMNS if row.get(name) is not None}
         yield DensityRow(row["id"], f"{file}#{index}", structure, rho, labels)
+
+
+# ------------------------------------------------------------------------- rows as inputs
+#: A table row as an input path: ``<file>::row=<index>`` (index within that part file).
+ROW_MARK = "::row="
+
+
+def row_path(file: str | Path, index: int) -> str:
+    """The input path naming row ``index`` of table file ``file``."""
+    return f"{file}{ROW_MARK}{index}"
+
+
+def split_row_path(path: str | Path) -> tuple[Path, int] | None:
+    """(file, row index) of a row input path, or None for an ordinary file path."""
+    text = str(path)
+    head, mark, tail = text.rpartition(ROW_MARK)
+    if not mark or not tail.isdigit() or not head.endswith((".parquet", ".pq")):
+        return None
+    return Path(head), int(tail)
+
+
+def list_rows(path: str | Path) -> list[tuple[str, str | None, str]]:
+    """(row input path, error or None, material id) of the final row of every id in a table file or folder."""
+    return [(row_path(file, index), row["error"], row["id"]) for file, index, row in iter_rows(path, columns=["id", "error"])]
+
+
+_GROUP_CACHE: dict[str, Any] = {}
+
+
+def _row_group(file: Path, index: int) -> tuple[list[dict[str, Any]], int]:
+    """(rows of the row group holding ``index``, offset of that group); the last group read is cached."""
+    import pyarrow.parquet as pq
+
+    key = str(file)
+    cached = _GROUP_CACHE.get("key")
+    if cached is not None and cached[0] == key and cached[2] <= index < cached[2] + len(cached[1]):
+        return cached[1], cached[2]
+    parquet = pq.ParquetFile(file)
+    offset = 0
+    for group in range(parquet.num_row_groups):
+        size = parquet.metadata.row_group(group).num_rows
+        if index < offset + size:
+            rows = parquet.read_row_group(group).to_pylist()
+            _GROUP_CACHE["key"] = (key, rows, offset)
+            return rows, offset
+        offset += size
+    raise IndexError(f"{file} has {offset} rows; row {index} does not exist")
+
+
+def read_row(path: str | Path) -> dict[str, Any]:
+    """The row a row input path names (raises ValueError for a path that names no row)."""
+    parsed = split_row_path(path)
+    if parsed is None:
+        raise ValueError(f"{path} does not name a table row (<file>.parquet{ROW_MARK}N)")
+    file, index = parsed
+    rows, offset = _row_group(file, index)
+    return rows[index - offset]
+
+
+def row_bytes(row: dict[str, Any]) -> bytes:
+    """The bytes that identify a row's density: its structure JSON, grid shape and float32 values.
+
+    Their SHA-256 is the row's input id, as a file's bytes are a file's: the same density in two
+    tables (or rows) is one input, whatever its material id or labels.
+    """
+    if row.get("density") is None:  # a failed row: identified by what it holds, read as an error
+        return f"{row.get('id')}\0{row.get('structure')}\0{row.get('error')}".encode()
+    shape = np.asarray(row["grid_shape"], dtype=np.int32).tobytes()
+    values = np.asarray(row["density"], dtype=np.float32).tobytes()
+    return row["structure"].encode() + b"\0" + shape + values
+
+
+def read_row_record(path: str | Path, *, sha256: str | None = None):
+    """A table row as a :class:`~screener.io.reading.DensityRecord` (ρ in e/Å³, x-fastest memory order).
+
+    Raises:
+        InputError: the row holds no density (its DFT failed) or a malformed one.
+    """
+    import hashlib
+
+    from pymatgen.core import Structure
+
+    from ..errors import InputError
+    from .reading import DensityRecord
+
+    try:
+        row = read_row(path)
+    except (OSError, ValueError, IndexError) as exc:
+        raise InputError(str(path), f"cannot read the table row ({exc})") from None
+    if row.get("density") is None:
+        raise InputError(str(path), f"no density in this row (its DFT failed: {row.get('error')})")
+    try:
+        structure = Structure.from_dict(json.loads(row["structure"]))
+        rho = row_density(row, volume=structure.lattice.volume)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(str(path), f"malformed table row ({exc})") from None
+    n_electrons = float(rho.mean(dtype=np.float64) * structure.lattice.volume)
+    return DensityRecord(
+        name=str(row["id"]),
+        structure=structure,
+        rho=np.asfortranarray(rho, dtype=np.float32),
+        magnetization=None,
+        grid=tuple(int(n) for n in rho.shape),
+        n_electrons=n_electrons,
+        path=str(path),
+        sha256=sha256 or hashlib.sha256(row_bytes(row)).hexdigest(),
+        format="table",
+        spin="none",
+        compression=None,
+    )
+
+
+def labels_table(path: str | Path) -> dict[str, dict[str, float]]:
+    """id → {target: value} of the labels a table file or folder holds (ids without labels are left out)."""
+    labels: dict[str, dict[str, float]] = {}
+    for _, _, row in iter_rows(path, columns=["id", *LABEL_COLUMNS]):
+        values = {name: float(row[name]) for name in LABEL_COLUMNS if row.get(name) is not None}
+        if values:
+            labels[row["id"]] = values
+    return labels
+
+
+def summarize(path: str | Path) -> dict[str, Any]:
+    """What a table file or folder holds: rows, computed and failed (by kind), labels, elements, grids, bytes."""
+    from collections import Counter
+
+    path = Path(path)
+    files = _files(path)
+    columns = ["id", "formula", "n_atoms", "grid_shape", "error_kind", "seconds", *LABEL_COLUMNS]
+    rows = [row for _, _, row in iter_rows(path, columns=columns)]
+    done = [r for r in rows if r["error_kind"] is None]
+    grid_points = [int(np.prod(r["grid_shape"])) for r in done if r["grid_shape"]]
+    return {
+        "path": str(path),
+        "format": "density table",
+        "parts": len(files),
+        "bytes": sum(f.stat().st_size for f in files),
+        "rows": len(rows),
+        "computed": len(done),
+        "failed": dict(Counter(r["error_kind"] for r in rows if r["error_kind"] is not None)),
+        "labelled": {name: sum(1 for r in done if r[name] is not None) for name in LABEL_COLUMNS},
+        "atoms_median": float(np.median([r["n_atoms"] for r in done])) if done else None,
+        "grid_points_median": float(np.median(grid_points)) if grid_points else None,
+        "dft_seconds_total": float(sum(r["seconds"] or 0.0 for r in rows)),
+    }
