@@ -228,9 +228,9 @@ DEFAULT_INITIAL_MOMENTS: tuple[tuple[str, float], ...] = (
 class DftConfig:
     """One self-consistent PBE calculation with GPAW (plane waves), and a ``screener dft`` run.
 
-    Defaults come from the measurements in ``benchmarks/DFT.md``: 350 eV reaches Pearson ≥ 0.9999
-    against tight GPAW runs for Si, NaCl, Al and Fe; first-row p elements (oxygen above all) need
-    about 500 eV.
+    Defaults come from the measurements in ``benchmarks/DFT.md``: against tight GPAW runs (700 eV,
+    5 k-points per Å⁻¹), 350 eV with 2 k-points per Å⁻¹ reaches Pearson ≥ 0.9993 for Si, NaCl, Al
+    and Fe; oxygen needs 500 eV (MgO at 250 eV: 0.997).
 
     Attributes:
         ecut_ev: plane-wave cutoff, eV.
@@ -253,7 +253,7 @@ class DftConfig:
     ecut_ev: float = 350.0
     hard_ecut_ev: float = 500.0
     hard_elements: tuple[str, ...] = ("B", "C", "N", "O", "F")
-    kpoint_density: float = 3.0
+    kpoint_density: float = 2.0
     smearing_ev: float = 0.1
     scf_density_tol: float = 1e-3
     scf_energy_tol_ev: float = 5e-4

@@ -6,6 +6,7 @@ Only click is imported at module level; GPAW, Ray and pymatgen load when the com
 from __future__ import annotations
 
 import csv
+import signal
 import sys
 from pathlib import Path
 
@@ -38,7 +39,7 @@ Output:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder; rerunning into it skips ids already recorded.")
 @click.option("--ecut", type=float, default=None, help="Plane-wave cutoff for every structure, eV [default: 350, or 500 for cells with B, C, N, O or F].")
-@click.option("--kpoint-density", type=float, default=None, help="k-points per Å⁻¹ (ASE 'density', Γ-centred) [default: 3.0].")
+@click.option("--kpoint-density", type=float, default=None, help="k-points per Å⁻¹ (ASE 'density', Γ-centred) [default: 2.0].")
 @click.option("--smearing", type=float, default=None, help="Fermi-Dirac width in eV [default: 0.1].")
 @click.option("--spin", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
               help="Spin polarization: auto = on when a magnetic element (V-Ni, Ce-Yb) is present, starting ferromagnetic.")
@@ -100,12 +101,22 @@ def dft(structures, out_dir, ecut, kpoint_density, smearing, spin, max_atoms, ti
         items = [it for it in items if it.id not in left_out]
         click.echo(f"left out {len(left_out)} inputs matching {len(references)} held-out files (list: {out_dir / 'excluded.csv'})", err=True)
     bar = tqdm(total=None, unit="structure", disable=quiet, dynamic_ncols=True, smoothing=0.05)
+    received: list[int] = []
+
+    def _interrupt(signum, frame) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    # SIGINT and SIGTERM both stop the run after saving the finished rows (a background job
+    # started without job control ignores SIGINT unless the handler is set again).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         summary = run_dft(items, out_dir, config=config, run=run, smallest_first=order == "smallest", progress=bar)
     except KeyboardInterrupt:
         bar.close()
         click.echo("interrupted: finished structures were saved; rerun the same command to continue", err=True)
-        sys.exit(130)
+        sys.exit(143 if received and received[-1] == signal.SIGTERM else 130)
     bar.close()
     failed = ", ".join(f"{kind} {n}" for kind, n in sorted(summary.failed.items())) or "none"
     click.echo(f"{summary.inputs} structures: {summary.computed} computed, {summary.n_failed} failed ({failed}), "
