@@ -105,15 +105,12 @@ def compare(files: list[str]) -> list[dict]:
 
 
 def _structures():
-    from pymatgen.core import Lattice, Structure
+    from ase.build import bulk
+    from pymatgen.io.ase import AseAtomsAdaptor
 
-    return {
-        "Si": Structure(Lattice.cubic(5.468), ["Si"] * 2, [[0, 0, 0], [0.25, 0.25, 0.25]]).get_primitive_structure(),
-        "NaCl": Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.69), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]).get_primitive_structure(),
-        "Al": Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.04), ["Al"], [[0, 0, 0]]).get_primitive_structure(),
-        "Fe": Structure.from_spacegroup("Im-3m", Lattice.cubic(2.83), ["Fe"], [[0, 0, 0]]).get_primitive_structure(),
-        "MgO": Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.25), ["Mg", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]]).get_primitive_structure(),
-    }
+    cells = {"Si": bulk("Si", "diamond", a=5.468), "NaCl": bulk("NaCl", "rocksalt", a=5.69), "Al": bulk("Al", "fcc", a=4.04),
+             "Fe": bulk("Fe", "bcc", a=2.83), "MgO": bulk("MgO", "rocksalt", a=4.25)}  # fmt: skip
+    return {name: AseAtomsAdaptor.get_structure(atoms) for name, atoms in cells.items()}
 
 
 def settings(ecuts=(250.0, 350.0, 500.0), densities=(1.5, 2.0, 3.0), reference=(700.0, 5.0)) -> list[dict]:

@@ -16,6 +16,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -207,7 +208,8 @@ def run_scf(structure: Structure, *, config: DftConfig, keep_calculator: bool = 
     )
     atoms.calc = calc
     try:
-        with _time_limit(config.timeout_s):
+        with _time_limit(config.timeout_s), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # GPAW's grid notes ("Using symmetrized grid")
             energy = float(atoms.get_potential_energy())
     except DftError:
         raise
