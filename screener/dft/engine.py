@@ -17,11 +17,12 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..config import DftConfig, DftRunConfig
 from ..io import density_table
 from .inputs import StructureInput
+from .policy import estimated_cost
 from .rows import compute_row, error_row
 
 log = logging.getLogger(__name__)
@@ -104,9 +105,20 @@ class _Recorder:
         self.last_flush = time.monotonic()
 
 
-def order_smallest_first(items: list[StructureInput]) -> list[StructureInput]:
-    """Inputs sorted by atoms in the given cell (then id): cheap structures first, failures of parsing first of all."""
-    return sorted(items, key=lambda it: (len(it.structure) if it.structure is not None else -1, it.id))
+Order = Literal["cheapest", "smallest", "input"]
+
+
+def order_inputs(items: list[StructureInput], *, order: Order, config: DftConfig) -> list[StructureInput]:
+    """Inputs in the order they are computed (unparseable ones first: they cost nothing).
+
+    ``cheapest``: by :func:`~screener.dft.policy.estimated_cost` (most densities per hour);
+    ``smallest``: by atoms in the given cell; ``input``: as given. Ties keep the id order.
+    """
+    if order == "input":
+        return list(items)
+    if order == "smallest":
+        return sorted(items, key=lambda it: (len(it.structure) if it.structure is not None else -1, it.id))
+    return sorted(items, key=lambda it: (estimated_cost(it.structure, config=config) if it.structure is not None else -1.0, it.id))
 
 
 def run_dft(
@@ -115,7 +127,7 @@ def run_dft(
     *,
     config: DftConfig | None = None,
     run: DftRunConfig | None = None,
-    smallest_first: bool = True,
+    order: Order = "cheapest",
     progress: Any | None = None,
 ) -> DftSummary:
     """Compute the densities of ``inputs`` into ``output/densities/part-*.parquet`` (and ``output/chgcar/``).
@@ -125,7 +137,7 @@ def run_dft(
         output: output folder (created); an existing one is resumed.
         config: SCF settings (default :class:`DftConfig`).
         run: engine, CPUs, resume and part settings (default :class:`DftRunConfig`).
-        smallest_first: compute the structures with fewest atoms first.
+        order: ``cheapest`` first (by estimated SCF cost), ``smallest`` (fewest atoms) first, or ``input`` order.
         progress: a tqdm-like bar: its ``total`` is set to the structures to compute, ``update(1)`` per finished one.
 
     Returns:
@@ -142,8 +154,7 @@ def run_dft(
     recorded = density_table.recorded(output / TABLE_FOLDER) if run.resume else {}
     todo = [it for it in items if it.id not in recorded or (run.retry_errors and recorded[it.id] is not None)]
     summary.skipped = len(items) - len(todo)
-    if smallest_first:
-        todo = order_smallest_first(todo)
+    todo = order_inputs(todo, order=order, config=config)
     if run.limit is not None:
         todo = todo[: run.limit]
     if progress is not None:

@@ -68,3 +68,22 @@ def plan_scf(structure: Structure, *, config: DftConfig) -> ScfPlan:
     if spin and not any(moments):
         moments = tuple(0.5 for _ in symbols)  # spin forced on without magnetic elements: a small kick
     return ScfPlan(ecut_ev=float(ecut), spin_polarized=spin, initial_moments=moments, n_atoms=len(symbols))
+
+
+#: relative SCF cost of spin polarization and of the hard cutoff (medians on this project's set, benchmarks/DFT.md)
+SPIN_COST = 3.0
+HARD_CUTOFF_COST = 1.5
+
+
+def estimated_cost(structure: Structure, *, config: DftConfig) -> float:
+    """A relative SCF cost for ordering work: atoms × (3 when spin-polarized) × (1.5 at the hard cutoff).
+
+    Uses the cell as given (reducing thousands of cells only to sort them costs minutes).
+    """
+    plan = plan_scf(structure, config=config)
+    cost = float(len(structure))
+    if plan.spin_polarized:
+        cost *= SPIN_COST
+    if plan.ecut_ev > config.ecut_ev:
+        cost *= HARD_CUTOFF_COST
+    return cost

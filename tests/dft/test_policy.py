@@ -32,3 +32,17 @@ def test_magnetic_elements_start_spin_polarized_with_their_moments():
     assert plan.initial_moments[0] > 0 and plan.initial_moments[1] == 0
     assert not plan_scf(feo, config=dataclasses.replace(DftConfig(), spin="off")).spin_polarized
     assert not plan_scf(silicon(), config=DftConfig()).spin_polarized
+
+
+def test_cheapest_first_puts_spin_polarized_and_hard_cutoff_cells_after_plain_ones():
+    from screener.dft.engine import order_inputs
+    from screener.dft.inputs import StructureInput
+
+    def cell(*species):
+        return Structure(Lattice.cubic(4.0), list(species), [[0, 0, 0], [0.5, 0.5, 0.5]][: len(species)])
+
+    items = [StructureInput("feo", "t", cell("Fe", "O")), StructureInput("nacl", "t", cell("Na", "Cl")),
+             StructureInput("mgo", "t", cell("Mg", "O")), StructureInput("bad", "t", None, error="x")]  # fmt: skip
+    order = [it.id for it in order_inputs(items, order="cheapest", config=DftConfig())]
+    assert order == ["bad", "nacl", "mgo", "feo"]
+    assert [it.id for it in order_inputs(items, order="input", config=DftConfig())] == ["feo", "nacl", "mgo", "bad"]
