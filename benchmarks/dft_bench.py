@@ -147,8 +147,12 @@ def timing(table: Path) -> list[dict]:
     for (atoms, spin), group in done.groupby(["atoms", "spin_polarized"]):
         rows.append({"atoms": atoms, "spin": bool(spin), "n": len(group), "median_s": float(group["seconds"].median()),
                      "p90_s": float(group["seconds"].quantile(0.9)), "median_kpoints": float(group["kpoints_ibz"].median())})  # fmt: skip
-    for row in rows:
-        print(json.dumps(row))
+    print("| atoms | spin | n | median s | p90 s | median irr. k-points |")
+    print("|---|---|---:|---:|---:|---:|")
+    for row in sorted(rows, key=lambda r: (r["atoms"] == "≥12", len(r["atoms"]), r["atoms"], r["spin"])):
+        print(f"| {row['atoms']} | {'yes' if row['spin'] else 'no'} | {row['n']} | {row['median_s']:.1f} | {row['p90_s']:.1f} | {row['median_kpoints']:.0f} |")
+    failed = frame[frame["error"].notna()]
+    print(f"\n{len(done)} computed, {len(failed)} failed of {len(frame)} tried")
     return rows
 
 
