@@ -53,13 +53,12 @@ def read_one(
             (a file that changed since has another id and is read again).
     """
     from ..errors import InputError
-    from ..io.buffers import read_bytes_reusing
-    from ..io.reading import read_density
+    from ..io.reading import input_bytes, read_density
     from ..models.features import tabular_features
 
     file_id, raw = None, None
     try:
-        raw = read_bytes_reusing(path)  # valid until this thread's next read: used within this call only
+        raw = input_bytes(path)  # a file's bytes (valid until this thread's next read) or a table row's
         if skip_ids or skip_errors:  # resuming: decide from the hash before parsing anything
             file_id = hashlib.sha256(raw).hexdigest()
             if (path, file_id) in skip_errors:  # first: a recorded duplicate stays one error row
