@@ -61,11 +61,12 @@ def encode_folder(chgcars: Path, names: list[str], model: str | None) -> tuple[l
     return done, np.stack(latents), np.stack(tabular)
 
 
-def prototype_label(path: Path) -> str:
+def prototype_label(path_or_structure) -> str:  # noqa: ANN001 - a path or a pymatgen Structure
     from pymatgen.core import Structure
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-    structure = Structure.from_file(str(path))
+    structure = path_or_structure if isinstance(path_or_structure, Structure) else Structure.from_file(str(path_or_structure))
+    path = Path(str(structure.composition.reduced_formula))
     try:
         sym = SpacegroupAnalyzer(structure, symprec=0.1).get_symmetrized_structure()
         number = SpacegroupAnalyzer(structure, symprec=0.1).get_space_group_number()
@@ -86,7 +87,13 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--retrieval", action="store_true")
     parser.add_argument("--install", type=Path, default=None, help="bundle directory to add the statistics to")
+    parser.add_argument("--real", type=Path, default=None,
+                        help="instead: the retrieval test on a table of real DFT densities (data/densities), "
+                        "standardized with the bundle's own statistics")
     args = parser.parse_args()
+    if args.real:
+        real_retrieval(args.real, k=args.k, model=args.model)
+        return
 
     from demo_bundle import write_inputs
 
@@ -171,6 +178,50 @@ def main() -> None:
         new = save_bundle(bundle, args.install)
         restore_created(args.install, created)  # not part of the model id: keep when the model was made
         print(f"installed embedding statistics into {args.install}: model id {old} -> {new}")
+
+
+def real_retrieval(folder: Path, *, k: int, model: str | None) -> None:
+    """precision@k on real PBE densities (``screener dft`` tables), with the bundle's embedding statistics."""
+    from similarity_bench import standardize
+
+    from screener.io.density_table import read_density_rows
+    from screener.models.features import magpie_features
+    from screener.models.latent_features import embedding, invariant_features
+    from screener.models.predictor import Predictor
+    from screener.screening.pipeline import default_model_path
+
+    predictor = Predictor.from_path(model or default_model_path(), device="cpu")
+    stats = predictor.bundle.embedding_stats
+    if stats is None:
+        raise SystemExit("this bundle has no embedding statistics (run --install first)")
+    latents, labels, magpie = [], [], []
+    for row in read_density_rows(folder):
+        grid = predictor.to_model_grid([row.rho.astype(np.float32)], [row.structure.lattice.matrix])
+        latent, _ = predictor.encode(grid)
+        latents.append(latent.numpy()[0])
+        labels.append(prototype_label(row.structure))
+        magpie.append(magpie_features(row.structure.composition))
+    latents_arr, labels_arr, magpie_arr = np.stack(latents), np.array(labels), np.stack(magpie)
+    counts = collections.Counter(labels)
+    shared = np.array([counts[label] > 1 for label in labels])
+    inv = invariant_features(latents_arr)
+    variants = {
+        "channel mean+max, raw (the old embedding)": embedding(latents_arr),
+        "invariant latent summaries, raw": inv,
+        "invariant latent summaries, standardized with the bundle's statistics: the new embedding": embedding(latents_arr, stats),
+        "composition only: MAGPIE descriptors, standardized over this set": standardize(magpie_arr, magpie_arr.mean(0), magpie_arr.std(0)),
+    }
+    expected = np.mean([(counts[label] - 1) / (len(labels) - 1) for label in labels_arr[shared]])
+    print(f"\n{len(labels)} real densities, {len(counts)} prototypes, {int(shared.sum())} whose prototype has another member\n")
+    print(f"| embedding | k = {k} | k = 1 | cosine range (5th-95th percentile) |")
+    print("|---|---:|---:|---|")
+    print(f"| random neighbours (expected) | {expected:.3f} | {expected:.3f} | |")
+    for label, vectors in variants.items():
+        vectors = np.asarray(vectors, np.float64)
+        p = [precision_at_k_subset(vectors, labels_arr, shared, kk) for kk in (k, 1)]
+        unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        cos = (unit @ unit.T)[~np.eye(len(unit), dtype=bool)]
+        print(f"| {label} | {p[0]:.3f} | {p[1]:.3f} | {np.percentile(cos, 5):.2f} .. {np.percentile(cos, 95):.2f} |")
 
 
 def bundle_created(path: Path) -> str:

@@ -61,6 +61,7 @@ def cli(verbose: int) -> None:
       screener inspect CHGCAR --grid 32      # what a file holds
       screener run --input runs/ --output out/ [--gpus 4]
       screener query stiffest_stable --results out/
+      screener report --results out/ --out report.html
     """
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s")
