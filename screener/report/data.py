@@ -7,6 +7,7 @@ combine as they do for ``screener query``); nothing here draws.
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,7 +134,7 @@ def _runs(directory: Path, manifest: dict) -> list[RunInfo]:
 
 
 def _command(spec: QuerySpec, results: list[str], top_n: int) -> str:
-    dirs = " ".join(f"--results {d}" for d in results)
+    dirs = " ".join(f"--results {shlex.quote(d)}" for d in results)
     return f"screener query {spec.name} {dirs} --limit {top_n}"
 
 
