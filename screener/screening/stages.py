@@ -53,13 +53,13 @@ def read_one(
             (a file that changed since has another id and is read again).
     """
     from ..errors import InputError
-    from ..io.buffers import read_bytes_reusing
-    from ..io.reading import electron_count_warning, read_density
+    from ..io.reading import electron_count_warning, input_bytes, read_density
     from ..models.features import tabular_features
 
     file_id, raw = None, None
     try:
-        raw = read_bytes_reusing(path, max_bytes=limits.max_file_bytes)  # valid until this thread's next read: used within this call only
+        # a file's bytes (valid until this thread's next read; never more than ReadLimits allows) or a table row's
+        raw = input_bytes(path, max_bytes=limits.max_file_bytes)
         if skip_ids or skip_errors:  # resuming: decide from the hash before parsing anything
             file_id = hashlib.sha256(raw).hexdigest()
             if (path, file_id) in skip_errors:  # first: a recorded duplicate stays one error row
