@@ -59,8 +59,6 @@ def _run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subpr
 def test_cli_run_from_a_folder_holding_screener_with_hostile_names(tmp_path, random_bundle_dir) -> None:
     """From a folder holding ``screener/`` (which must never be imported), a run over a non-UTF-8
     name, a FIFO and a symlink to /dev/zero: every input once, rows queryable, resume exact."""
-    import duckdb
-
     work = tmp_path / "checkout"
     (work / "screener").mkdir(parents=True)
     (work / "screener" / "__init__.py").write_text("raise ImportError('the wrong screener was imported')\n")
@@ -79,8 +77,10 @@ def test_cli_run_from_a_folder_holding_screener_with_hostile_names(tmp_path, ran
     reasons = {row["path"]: row["message"] for row in errors.to_pylist()}
     assert reasons == {str(inputs["fifo"]): "not a regular file: FIFO (named pipe)", str(inputs["zero"]): "not a regular file: character device"}
     assert not list(out.glob(".*")), "no .lock or .replicas-* left"
-    # queryable: the raw bytes give back the exact name
-    found = duckdb.sql(f"SELECT path_bytes FROM read_parquet('{out}/predictions/*.parquet') WHERE path_bytes IS NOT NULL").fetchall()
+    # queryable through screener's views: the raw bytes give back the exact name
+    from screener.query.views import connect
+
+    found = connect(out).execute("SELECT path_bytes FROM predictions WHERE path_bytes IS NOT NULL").fetchall()
     assert [os.fsdecode(bytes(b)) for (b,) in found] == [str(inputs["odd"])]
 
     # resume: nothing read again; a copy of the odd file is a duplicate of it
