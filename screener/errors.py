@@ -58,7 +58,3 @@ class Interrupted(ScreenerError):
     @property
     def exit_code(self) -> int:
         return 128 + self.signum
-
-    def with_saved(self, saved: int) -> "Interrupted":
-        """A copy that reports how many inputs were saved."""
-        return Interrupted(self.signum, saved)

@@ -1,6 +1,6 @@
 """SIGINT and SIGTERM during a run: stop feeding work and unwind to a clean, resumable state.
 
-While :class:`StopOnSignals` is active, the first SIGINT or SIGTERM raises :class:`Interrupted`
+While :class:`StopOnSignals` is active, the first SIGINT or SIGTERM raises :class:`SignalStop`
 in the main thread (wherever the driver is waiting on the stream), so the engine can write the
 finished rows it still buffers, mark the run interrupted in the manifest and shut Ray down. Later
 signals are ignored while that happens, and a watchdog ends the process after ``deadline_s``
@@ -20,8 +20,20 @@ from ..errors import Interrupted
 DEADLINE_S = 9.0
 
 
+class SignalStop(KeyboardInterrupt):
+    """Raised by the handler wherever the main thread is. A ``KeyboardInterrupt`` (not an
+    ``Exception``), so that library code on the way (Ray Data logs every ``Exception`` with its
+    stack trace) lets it through untouched; :class:`StopOnSignals` turns it into :class:`Interrupted`.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 class StopOnSignals:
-    """Context manager turning SIGINT/SIGTERM into :class:`Interrupted` in the main thread.
+    """Context manager turning SIGINT/SIGTERM into :class:`SignalStop` in the main thread (and, if
+    it reaches the end of the block, into :class:`Interrupted`).
 
     Wrap the whole run, cleanup included: on leaving, the deadline watchdog is cancelled and the
     previous handlers come back. ``ray.init`` installs its own SIGTERM handler, so call
@@ -59,15 +71,16 @@ class StopOnSignals:
         self._timer = threading.Timer(self.deadline_s, _force_exit, args=(128 + signum, self.deadline_s))
         self._timer.daemon = True
         self._timer.start()
-        raise Interrupted(signum)
+        raise SignalStop(signum)
 
-    def __exit__(self, *exc_info) -> None:
-        if not self._active:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        for sig, old in self._previous.items():
-            signal.signal(sig, old if old is not None else signal.SIG_DFL)
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if self._active:
+            if self._timer is not None:
+                self._timer.cancel()
+            for sig, old in self._previous.items():
+                signal.signal(sig, old if old is not None else signal.SIG_DFL)
+        if isinstance(exc, SignalStop):  # stopped before anything was saved
+            raise Interrupted(exc.signum) from None
 
 
 def _force_exit(code: int, deadline_s: float) -> None:

@@ -29,7 +29,7 @@ from ..config import RunConfig
 from ..errors import ConfigError, Interrupted, ScreenerError
 from ..io.discovery import discover
 from ..io.paths import display_path, from_columns
-from .interrupts import StopOnSignals
+from .interrupts import SignalStop, StopOnSignals
 from .outputs import (
     ResultWriter,
     ResumeState,
@@ -165,10 +165,10 @@ def run_screen(
                         router=router, progress=progress, registry=registry)  # fmt: skip
                 writer.flush()
                 summary.replicas = read_replica_registry(registry)
-        except Interrupted as exc:  # stop feeding, keep what finished, say how to continue
+        except SignalStop as stop:  # stop feeding, keep what finished, say how to continue
             status = "interrupted"
             _save_after_interrupt(writer, output)
-            interrupted = exc.with_saved(writer.counts["predicted"] + writer.counts["errors"])
+            interrupted = Interrupted(stop.signum, writer.counts["predicted"] + writer.counts["errors"])
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise ConfigError(
