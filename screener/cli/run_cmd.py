@@ -51,11 +51,16 @@ def run(inputs, output, model, gpus, cpus, batch_size, address, precision, resum
     on a path every node sees.
     """
     from ..config import RunConfig
+    from ..errors import Interrupted
     from ..screening.pipeline import run_screen
 
     config = RunConfig(gpus=gpus, cpus=cpus, batch_size=batch_size, precision=precision, resume=resume,
                        strict=strict, limit=limit, address=address, rows_per_part=rows_per_part, retry_errors=retry_errors)  # fmt: skip
-    summary = run_screen(inputs, output, model=model, config=config, progress=not quiet)
+    try:
+        summary = run_screen(inputs, output, model=model, config=config, progress=not quiet)
+    except Interrupted as exc:  # SIGINT/SIGTERM: finished rows saved, run marked interrupted
+        click.echo(str(exc), err=True)
+        sys.exit(exc.exit_code)
     print_summary(summary)
     if strict and summary.failed:
         sys.exit(1)

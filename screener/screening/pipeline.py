@@ -11,8 +11,11 @@ every discovered input ends up once in predictions or in errors.
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import logging
 import math
+import os
+import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -23,9 +26,20 @@ import numpy as np
 
 from .. import __version__
 from ..config import RunConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, Interrupted, ScreenerError
 from ..io.discovery import discover
-from .outputs import ResultWriter, ResumeState, drop_error_rows, exclusive_output, load_resume_state, update_manifest
+from ..io.paths import display_path, from_columns
+from .interrupts import SignalStop, StopOnSignals
+from .outputs import (
+    ResultWriter,
+    ResumeState,
+    check_output_folder,
+    drop_error_rows,
+    exclusive_output,
+    load_resume_state,
+    remove_stale_registries,
+    update_manifest,
+)
 from .ray_runtime import ray_session
 from .schema import PREDICTIONS_SCHEMA
 from .stages import PredictBatch, read_batch
@@ -120,38 +134,70 @@ def run_screen(
     from ..models.bundle import verify_bundle
 
     start = time.perf_counter()
-    model_path = Path(model) if model else default_model_path()
+    model_path = (Path(model) if model else default_model_path()).absolute()  # Ray workers run elsewhere
     manifest = verify_bundle(model_path)  # fail fast, before starting Ray
     output = Path(output)
     run_id = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     summary = RunSummary(run_id=run_id, output=output, model_id=manifest["model_id"])
     skipped_volumetric: list[str] = []
     files = discover(inputs, skipped=skipped_volumetric)
+    if not files:
+        raise ConfigError(f"no density files found under {', '.join(display_path(str(i)) for i in inputs)}")
     if config.limit is not None:
         files = files[: config.limit]
     summary.discovered = len(files)
+    check_output_folder(output)  # one clear line before Ray starts
 
-    with exclusive_output(output):
+    with exclusive_output(output), StopOnSignals() as signals:
+        remove_stale_registries(output)
         state = _resume_state(output, config, model_id=manifest["model_id"])
         writer = ResultWriter(output, run_id, rows_per_part=config.rows_per_part)
         router = _Router(writer, summary, state)
-        with ray_session(address=config.address, cpus=config.cpus):
-            resources = check_resources(config.gpus)
-            readers, replicas = _replica_counts(config, resources)
-            registry = output / f".replicas-{run_id}"
-            if files:
+        registry = output.absolute() / f".replicas-{run_id}"
+        readers = replicas = 0
+        status = "complete"
+        try:
+            with ray_session(address=config.address, cpus=config.cpus, gpus=config.gpus):
+                signals.rearm()  # ray.init installs its own SIGTERM handler
+                resources = check_resources(config.gpus)
+                readers, replicas = _replica_counts(config, resources)
                 _stream(files, model_path, config, readers=readers, replicas=replicas, state=state,
                         router=router, progress=progress, registry=registry)  # fmt: skip
-            writer.flush()
-            summary.replicas = read_replica_registry(registry)
-        superseded = router.superseded
-        if superseded:
-            removed = drop_error_rows(output, superseded, keep_run=run_id)
-            log.info("removed %d error rows of earlier runs for inputs this run handled again", removed)
+                writer.flush()
+                summary.replicas = read_replica_registry(registry)
+        except SignalStop as stop:  # stop feeding, keep what finished, say how to continue
+            status = "interrupted"
+            _save_after_interrupt(writer, output)
+            interrupted = Interrupted(stop.signum, writer.counts["predicted"] + writer.counts["errors"])
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise ConfigError(
+                    f"disk full writing to {output}: {writer.counts['predicted'] + writer.counts['errors']} inputs of this run "
+                    "were saved; free some space and rerun with --resume to continue"
+                ) from None
+            raise
+        finally:
+            shutil.rmtree(registry, ignore_errors=True)
+        if status == "complete":
+            superseded = router.superseded
+            if superseded:
+                removed = drop_error_rows(output, superseded, keep_run=run_id)
+                log.info("removed %d error rows of earlier runs for inputs this run handled again", removed)
         summary.seconds = time.perf_counter() - start
         summary.predicted = writer.counts["predicted"]
-        update_manifest(output, _run_record(summary, inputs, model_path, config, readers, replicas, len(skipped_volumetric)))
+        record = _run_record(summary, inputs, model_path, config, readers, replicas, len(skipped_volumetric))
+        update_manifest(output, {**record, "status": status})
+    if status == "interrupted":
+        raise interrupted
     return summary
+
+
+def _save_after_interrupt(writer: ResultWriter, output: Path) -> None:
+    """Write the finished rows still buffered (a full disk here is reported, not raised over the interrupt)."""
+    try:
+        writer.flush()
+    except OSError as exc:
+        log.error("could not save the last finished rows to %s: %s", output, exc.strerror or exc)
 
 
 def _resume_state(output: Path, config: RunConfig, *, model_id: str) -> ResumeState:
@@ -208,7 +254,8 @@ def _stream(files, model_path, config: RunConfig, *, readers, replicas, state: R
     context.wait_for_min_actors_s = config.replica_start_timeout_s
     # Bound what is in flight: Ray Data applies back-pressure when this object-store budget is used.
     context.execution_options.resource_limits = ExecutionResources.for_limits(object_store_memory=config.in_flight_bytes)
-    items = [{"path": f.path, "root": f.root} for f in files]
+    # Exact names travel as bytes (any name a file system allows); ``path`` is a readable UTF-8 form.
+    items = [{"path": display_path(f.path), "path_bytes": os.fsencode(f.path), "root_bytes": os.fsencode(f.root)} for f in files]
     # Enough blocks that every replica gets work even for small inputs, at most one per file.
     blocks = min(len(items), max(math.ceil(len(items) / config.read_batch_size), 2 * replicas))
     dataset = ray.data.from_items(items, override_num_blocks=max(1, blocks))
@@ -242,13 +289,33 @@ def _stream(files, model_path, config: RunConfig, *, readers, replicas, state: R
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
             router.consume(batch)
             bar.update(len(batch["path"]))
-    except ray.exceptions.GetTimeoutError:
+    except Exception as exc:  # noqa: BLE001 - a replica that refused its bundle: one line naming the file
+        refusal = _screener_error_in(exc)
+        if refusal is not None:
+            raise refusal from None
+        if not isinstance(exc, ray.exceptions.GetTimeoutError):
+            raise
         raise ConfigError(
             f"the {replicas} model replica(s) did not all start within {config.replica_start_timeout_s} s "
             "(RunConfig.replica_start_timeout_s); the cluster may lack the CPUs, GPUs or memory they need"
         ) from None
     finally:
         bar.close()
+
+
+def _screener_error_in(exc: BaseException) -> ScreenerError | None:
+    """The project error (a replica's ``BundleError``, say) inside Ray's wrapping exceptions, if any."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ScreenerError):
+            return type(current)(*current.args) if not isinstance(current, Interrupted) else None
+        todo += [getattr(current, "cause", None), current.__cause__, current.__context__]
+    return None
 
 
 def read_replica_registry(folder: Path) -> list[dict]:
@@ -287,7 +354,8 @@ class _Router:
             self._route(batch, i)
 
     def _route(self, batch: dict[str, np.ndarray], i: int) -> None:
-        status, path, file_id = str(batch["status"][i]), str(batch["path"][i]), str(batch["id"][i] or "")
+        status, file_id = str(batch["status"][i]), str(batch["id"][i] or "")
+        path = from_columns(str(batch["path"][i]), batch["path_bytes"][i] if "path_bytes" in batch else None)
         if path in self.handled:
             return  # re-delivered by a retried task
         worker = str(batch["worker"][i]) if "worker" in batch else ""
@@ -309,6 +377,7 @@ class _Router:
         self.seen[file_id] = path
         self.handled.add(path)
         row = {column: _scalar(batch, column, i) for column in _PREDICTION_COLUMNS if column in batch}
+        row["path"], row["warning"] = path, row.get("warning") or None
         row["grid"] = [int(v) for v in batch["grid"][i]]
         self.writer.add_prediction(row, batch["latent"][i], batch["embedding"][i])
 
