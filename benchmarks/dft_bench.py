@@ -135,12 +135,12 @@ def settings(ecuts=(250.0, 350.0, 500.0), densities=(1.5, 2.0, 3.0), reference=(
 
 
 def timing(table: Path) -> list[dict]:
-    import pyarrow.parquet as pq
+    import pandas as pd
 
-    from screener.io.density_table import part_files
+    from screener.io.density_table import iter_rows
 
-    frame = pq.ParquetDataset([str(p) for p in part_files(table)]).read(
-        columns=["n_atoms", "kpoints_ibz", "spin_polarized", "seconds", "error"]).to_pandas()  # fmt: skip
+    columns = ["id", "n_atoms", "kpoints_ibz", "spin_polarized", "seconds", "error"]
+    frame = pd.DataFrame([row for _, _, row in iter_rows(table, columns=columns)])  # the final row of each id
     done = frame[frame["error"].isna()].copy()
     done["atoms"] = done["n_atoms"].clip(upper=12).map(lambda n: "≥12" if n >= 12 else str(n))
     rows = []
