@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from ..errors import ConfigError
 
@@ -67,3 +68,33 @@ def ray_session(*, address: str | None, cpus: int | None) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+@contextmanager
+def stderr_to_file(path: Path) -> Iterator[TextIO]:
+    """Send everything written to standard error (Python and C++, this process) to ``path``.
+
+    Ray's warnings, its core worker's C++ log lines and the output of its workers arrive on file
+    descriptor 2; while this is active they are appended to ``path`` instead of the terminal.
+    Yields a stream to the terminal's standard error for what should still be seen (progress,
+    steps); the handlers of the root logger are pointed at it too, so screener's own warnings
+    stay on screen.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    terminal = os.fdopen(os.dup(saved), "w", buffering=1, encoding="utf-8", errors="replace")
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler) and h.stream is sys.stderr]
+    with open(path, "ab") as sink:
+        os.dup2(sink.fileno(), 2)
+    for handler in handlers:
+        handler.setStream(terminal)
+    try:
+        yield terminal
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        for handler in handlers:
+            handler.setStream(sys.stderr)
+        terminal.close()
