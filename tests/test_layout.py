@@ -22,7 +22,8 @@ ALLOWED = {
     "training": {"io", "grid", "models"},
     "screening": {"io", "grid", "models"},
     "query": {"screening"},
-    "cli": {"io", "grid", "synth", "models", "training", "screening", "query"},
+    "api": {"io", "grid", "models", "screening", "query"},  # screener/api.py: the Python API over the stages
+    "cli": {"io", "grid", "synth", "models", "training", "screening", "query", "api"},
 }
 
 
@@ -59,6 +60,8 @@ def _exists(module: str) -> bool:
 
 
 def _layer(module: str) -> str | None:
+    if module == "screener.api":  # a top-level module, but a layer of its own (above query, below cli)
+        return "api"
     parts = module.split(".")
     return parts[1] if len(parts) > 2 or (len(parts) == 2 and (PACKAGE / parts[1]).is_dir()) else None
 
