@@ -171,7 +171,7 @@ def run_screen(
         files = files[: config.limit]
     summary.discovered = len(files)
     summary.not_densities = skipped_volumetric
-    say(f"found {len(files)} density files" + (f" ({len(skipped_volumetric)} other volumetric files skipped: not densities)" if skipped_volumetric else ""))
+    say(f"found {len(files)} density files" + (f" ({len(skipped_volumetric)} LOCPOT/ELFCAR skipped: not densities)" if skipped_volumetric else ""))
 
     with exclusive_output(output):
         state = _resume_state(output, config, model_id=manifest["model_id"])
@@ -187,11 +187,12 @@ def run_screen(
         summary.engine = engine = choose_engine(config, len(todo))
         registry = output / f".replicas-{run_id}"
         readers = replicas = 0
-        if engine == "local":
-            if todo:
-                readers = replicas = 1
-                say(f"screening {len(todo)} files in this process (engine local; Ray is used above {config.local_max_files} files)")
-                _run_in_process(todo, model_path, config, state=state, router=router, progress=progress, registry=registry)
+        if not todo:
+            pass  # nothing left to read: no model is loaded, no engine started
+        elif engine == "local":
+            readers = replicas = 1
+            say(f"screening {len(todo)} files in this process (engine local; Ray is used above {config.local_max_files} files)")
+            _run_in_process(todo, model_path, config, state=state, router=router, progress=progress, registry=registry)
         else:
             with stderr_to_file(output / RAY_LOG) as terminal:
                 say.stream = terminal
@@ -199,10 +200,9 @@ def run_screen(
                 with ray_session(address=config.address, cpus=config.cpus):
                     resources = check_resources(config.gpus)
                     readers, replicas = _replica_counts(config, resources)
-                    if todo:
-                        say(f"loading the model in {replicas} replica(s), {readers} read actor(s); then screening {len(todo)} files")
-                        _stream(todo, model_path, config, readers=readers, replicas=replicas, state=state,
-                                router=router, progress=progress, registry=registry, bar_file=terminal)  # fmt: skip
+                    say(f"loading the model in {replicas} replica(s), {readers} read actor(s); then screening {len(todo)} files")
+                    _stream(todo, model_path, config, readers=readers, replicas=replicas, state=state,
+                            router=router, progress=progress, registry=registry, bar_file=terminal)  # fmt: skip
                 say.stream = None
         writer.flush()
         summary.replicas = read_replica_registry(registry)
