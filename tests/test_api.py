@@ -123,3 +123,18 @@ def test_load_model_errors_are_the_projects(tmp_path) -> None:
 
     with pytest.raises(BundleError):
         screener.load_model(tmp_path / "nowhere")
+
+
+def test_the_readme_example_runs_as_written(tmp_path, monkeypatch) -> None:
+    """The README's Python block, on four small CHGCARs where ``screener demo`` writes its examples."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = re.search(r"```python\n(.*?)\n```", readme.split("## Python API", 1)[1], re.S).group(1)
+    for i in range(4):
+        path = tmp_path / "screener-demo" / "chgcars" / f"example-{i}" / "CHGCAR"
+        path.parent.mkdir(parents=True)
+        write_tiny_chgcar(path, grid=(8, 10, 12), electrons=8.0 + i, seed=i)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "README.md", "exec"), {})
+    assert (tmp_path / "screener-demo" / "api-results" / "manifest.json").is_file()

@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from ..config import RunConfig
+
 #: non-density files and error reasons named in the summary (the rest: the errors table).
 SHOWN = 5
 
@@ -50,8 +52,9 @@ Examples:
 @click.option("--model", type=click.Path(exists=True, file_okay=False), default=None,
               help="Model bundle folder [default: the demo bundle shipped with screener].")
 @click.option("--engine", type=click.Choice(["auto", "local", "ray"]), default="auto", show_default=True,
-              help="local: in this process, no Ray start (fastest for small inputs); ray: Ray actors; auto: local up to "
-                   "RunConfig.local_max_files files left to do, Ray above. --address and --gpus > 0 always use Ray.")
+              help=f"local: in this process, no Ray start (fastest for small inputs); ray: Ray actors; auto: local up to "
+                   f"{RunConfig().local_max_files} files left to do (RunConfig.local_max_files), Ray above. "
+                   "--address and --gpus > 0 always use Ray.")
 @click.option("--gpus", type=click.IntRange(min=0), default=0, show_default=True,
               help="GPU replicas of the models, one GPU each (Ray); 0 runs the same stages on CPUs.")
 @click.option("--cpus", type=click.IntRange(min=1), default=None, help="CPUs of a local Ray instance [default: all cores].")
