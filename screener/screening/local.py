@@ -3,13 +3,17 @@
 For small inputs a Ray run is mostly fixed cost (starting the instance and the actors, shutting
 down); this engine pays none of it. A reader thread runs :func:`~screener.screening.stages.read_one`
 file by file (I/O, hashing and parsing release the GIL for much of their time) while this thread
-predicts batches of ``RunConfig.batch_size`` densities with :class:`~screener.screening.stages.PredictBatch`.
+predicts batches of ``RunConfig.batch_size`` densities with :class:`~screener.screening.stages.PredictBatch`
+on the other cores (torch is given ``cpus - 1`` threads for the run, like the Ray engine's one
+reader and one single-threaded replica on 2 cores; on a busy 2-core machine two torch threads ran
+3× slower than one, as each waits for the other at every operation).
 Rows go to the same router and writer as the Ray engine's (:mod:`screener.screening.pipeline`), so the
 outputs, the accounting and resuming are the same. No Ray here.
 """
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -71,12 +75,17 @@ def run_local(
     thread.start()
     predictor: PredictBatch | None = None
     pending: list[dict] = []
+    threads_before: int | None = None
 
     def flush() -> None:
-        nonlocal predictor, pending
+        nonlocal predictor, pending, threads_before
         if not pending:
             return
         if predictor is None:
+            import torch
+
+            threads_before = torch.get_num_threads()
+            torch.set_num_threads(max(1, (config.cpus or os.cpu_count() or 2) - 1))
             predictor = PredictBatch(model_path, precision=config.precision, batch_size=config.batch_size, registry=registry)
             on_model_loaded()
         batch, pending = rows_to_batch(pending, n_tabular=n_tabular), []
@@ -105,3 +114,7 @@ def run_local(
             except queue.Empty:
                 pass
         thread.join()
+        if threads_before is not None:  # leave the caller's torch as it was
+            import torch
+
+            torch.set_num_threads(threads_before)
