@@ -219,3 +219,86 @@ class RunConfig:
     retry_errors: bool = False
     replica_start_timeout_s: int = 600
     read_limits: ReadLimits = field(default_factory=ReadLimits)
+
+
+SpinPolicy = Literal["auto", "on", "off"]
+
+#: Initial collinear moments (μB) for ``spin="auto"``: a structure holding any of these elements is
+#: run spin-polarized, starting ferromagnetic (Materials Project starts from similar high moments).
+DEFAULT_INITIAL_MOMENTS: tuple[tuple[str, float], ...] = (
+    ("V", 3.0), ("Cr", 4.0), ("Mn", 5.0), ("Fe", 4.0), ("Co", 3.0), ("Ni", 2.0),
+    ("Ce", 1.0), ("Pr", 2.0), ("Nd", 3.0), ("Pm", 4.0), ("Sm", 5.0), ("Eu", 7.0), ("Gd", 7.0),
+    ("Tb", 6.0), ("Dy", 5.0), ("Ho", 4.0), ("Er", 3.0), ("Tm", 2.0), ("Yb", 1.0),
+)
+
+
+@dataclass(frozen=True)
+class DftConfig:
+    """One self-consistent PBE calculation with GPAW (plane waves), and a ``screener dft`` run.
+
+    Defaults come from the measurements in ``benchmarks/DFT.md``: against tight GPAW runs (700 eV,
+    5 k-points per Å⁻¹), 350 eV with 2 k-points per Å⁻¹ reaches Pearson ≥ 0.9993 for Si, NaCl, Al
+    and Fe; oxygen needs 500 eV (MgO at 250 eV: 0.997).
+
+    Attributes:
+        ecut_ev: plane-wave cutoff, eV.
+        hard_ecut_ev: cutoff for structures holding any of ``hard_elements``, eV.
+        hard_elements: elements whose PAW setups need the higher cutoff.
+        kpoint_density: Γ-centred Monkhorst–Pack density, k-points per Å⁻¹ (ASE's ``density``).
+        smearing_ev: Fermi–Dirac width, eV.
+        scf_density_tol: GPAW's density convergence criterion (electrons per valence electron).
+        scf_energy_tol_ev: GPAW's energy convergence criterion, eV per valence electron.
+        max_iterations: SCF iterations before a structure is recorded as not converged.
+        spin: ``auto`` (spin-polarized when a magnetic element is present), ``on`` or ``off``.
+        initial_moments: (element, initial moment in μB) for spin-polarized runs.
+        symmetry_tolerance: GPAW's symmetry tolerance (fractional coordinates).
+        reduce_cell: run on the primitive Niggli-reduced cell.
+        primitive_tolerance_a: pymatgen's primitive-cell tolerance, Å.
+        max_atoms: structures with more atoms (after reduction) are refused, atoms.
+        timeout_s: wall-clock limit per structure, seconds.
+    """
+
+    ecut_ev: float = 350.0
+    hard_ecut_ev: float = 500.0
+    hard_elements: tuple[str, ...] = ("B", "C", "N", "O", "F")
+    kpoint_density: float = 2.0
+    smearing_ev: float = 0.1
+    scf_density_tol: float = 1e-3
+    scf_energy_tol_ev: float = 5e-4
+    max_iterations: int = 60
+    spin: SpinPolicy = "auto"
+    initial_moments: tuple[tuple[str, float], ...] = DEFAULT_INITIAL_MOMENTS
+    symmetry_tolerance: float = 1e-3
+    reduce_cell: bool = True
+    primitive_tolerance_a: float = 0.01
+    max_atoms: int = 24
+    timeout_s: float = 1800.0
+
+
+@dataclass(frozen=True)
+class DftRunConfig:
+    """How ``screener dft`` runs its structures.
+
+    Attributes:
+        cpus: CPUs of a local Ray instance = structures computed at once (None: all cores).
+        address: Ray address to join (None: start a local instance).
+        engine: ``ray`` (one task per structure and CPU) or ``local`` (in this process, one by one).
+        resume: skip ids already in the output (done, or failed unless ``retry_errors``).
+        retry_errors: run again the ids an earlier run recorded as failed.
+        write_chgcar: also write each density as ``chgcar/<id>.CHGCAR.gz``.
+        rows_per_part: rows per Parquet part file.
+        flush_seconds: write a part at least this often while rows are waiting, seconds.
+        limit: compute at most this many structures (after skipping done ones).
+        hard_timeout_grace_s: a task still running this long after ``timeout_s`` is killed, seconds.
+    """
+
+    cpus: int | None = None
+    address: str | None = None
+    engine: Literal["ray", "local"] = "ray"
+    resume: bool = True
+    retry_errors: bool = False
+    write_chgcar: bool = True
+    rows_per_part: int = 100
+    flush_seconds: float = 600.0
+    limit: int | None = None
+    hard_timeout_grace_s: float = 120.0

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "screener"
-SUBPACKAGES = ("io", "grid", "synth", "models", "training", "screening", "query")
+SUBPACKAGES = ("io", "grid", "synth", "models", "training", "screening", "dft", "query")
 
 #: subpackage -> the subpackages it may import (top-level modules such as config are open to all).
 ALLOWED = {
@@ -21,9 +21,10 @@ ALLOWED = {
     "models": {"io", "grid"},
     "training": {"io", "grid", "models"},
     "screening": {"io", "grid", "models"},
+    "dft": {"io", "screening"},  # the CHGCAR writer and density table; Ray start/join (screening.ray_runtime)
     "query": {"screening"},
     "api": {"io", "grid", "models", "screening", "query"},  # screener/api.py: the Python API over the stages
-    "cli": {"io", "grid", "synth", "models", "training", "screening", "query", "api"},
+    "cli": {"io", "grid", "synth", "models", "training", "screening", "dft", "query", "api"},
 }
 
 

@@ -45,20 +45,34 @@ Examples:
   screener inspect runs/mp-149/CHGCAR --grid 32      # electron count after regridding to 32³
 """,
 )
-@click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--grid", type=click.IntRange(min=2), default=None, help="Also regrid to N³ and report the electron count after it.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line instead of a table.")
 def inspect(paths: tuple[str, ...], grid: int | None, as_json: bool) -> None:
     """Show format, formula, cell, grid, spin and electron count of density files.
 
     PATHS are CHGCAR, CHG, AECCAR0/1/2, PARCHG or Gaussian cube files, plain or compressed
-    (.gz, .bz2, .xz, .lzma). A file that cannot be used gets an error line with the reason;
+    (.gz, .bz2, .xz, .lzma), or density tables (`screener dft`'s Parquet file or folder: a summary
+    of rows, failures, labels and grid sizes). A file that cannot be used gets an error line with the reason;
     the others are still processed, and the exit status is 1 if any failed.
     """
     from ..errors import InputError
+    from ..io import density_table
 
     failed = 0
     for path in paths:
+        if density_table.is_density_table(path):
+            summary = density_table.summarize(path)
+            if as_json:
+                click.echo(json.dumps(summary))
+            else:
+                labelled = ", ".join(f"{k} {v}" for k, v in summary["labelled"].items())
+                failures = ", ".join(f"{k} {v}" for k, v in sorted(summary["failed"].items())) or "none"
+                click.echo(f"{path}: density table, {summary['rows']} rows in {summary['parts']} parts "
+                           f"({summary['bytes'] / 1e6:.1f} MB): {summary['computed']} densities, failed: {failures}; "
+                           f"labelled: {labelled}; median {summary['atoms_median']} atoms, "
+                           f"{summary['grid_points_median']} grid points; {summary['dft_seconds_total'] / 3600:.1f} h of DFT")  # fmt: skip
+            continue
         try:
             info = inspect_one(path, grid=grid)
         except InputError as exc:

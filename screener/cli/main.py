@@ -18,6 +18,7 @@ from ..errors import ScreenerError
 #: subcommand name -> "module:attribute" of its click command.
 COMMANDS: dict[str, str] = {
     "demo": "screener.cli.demo_cmd:demo",
+    "dft": "screener.cli.dft_cmd:dft",
     "evaluate": "screener.cli.evaluate_cmd:evaluate",
     "inspect": "screener.cli.inspect_cmd:inspect",
     "query": "screener.cli.query_cmd:query",

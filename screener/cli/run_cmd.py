@@ -22,7 +22,7 @@ def print_summary(summary, *, echo=click.echo) -> None:
     skipped = list(getattr(summary, "not_densities", []))
     if skipped:
         names = ", ".join(skipped[:SHOWN]) + (f" and {len(skipped) - SHOWN} more" if len(skipped) > SHOWN else "")
-        echo(f"  skipped {len(skipped)} files that are not densities (LOCPOT, ELFCAR): {names}")
+        echo(f"  not densities, skipped ({len(skipped)}: LOCPOT, ELFCAR, table rows without one): {names}")
     for stage, count in sorted(summary.errors_by_stage.items()):
         echo(f"  errors at {stage}: {count}")
     samples = list(getattr(summary, "error_samples", []))

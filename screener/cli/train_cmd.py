@@ -19,19 +19,45 @@ def parse_mapping(pairs: tuple[str, ...]) -> dict[str, str]:
     return mapping
 
 
+def labels_from_tables(inputs: tuple[str, ...], workdir: Path) -> Path:
+    """Write the labels that the density tables among ``inputs`` hold as WORKDIR/table_labels.csv."""
+    import csv
+
+    from ..io import density_table
+
+    labels: dict[str, dict[str, float]] = {}
+    for item in inputs:
+        if density_table.is_density_table(item):
+            labels.update(density_table.labels_table(item))
+    if not labels:
+        raise click.UsageError("--labels is required: no density table with labels among the --densities inputs")
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "table_labels.csv"
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", *density_table.LABEL_COLUMNS])
+        for material_id, values in sorted(labels.items()):
+            writer.writerow([material_id, *(values.get(name, "") for name in density_table.LABEL_COLUMNS)])
+    click.echo(f"labels of {len(labels)} materials taken from the density table(s): {path}", err=True)
+    return path
+
+
 @click.command(
     epilog="""\b
 Examples:
   screener train --chgcars runs/ --labels labels.csv --out my-bundle
   screener train --chgcars runs/ --labels mp.parquet --map K_VRH=bulk_modulus --split split.csv --grid 32 --out my-bundle
+  screener train --densities dft/densities --out my-bundle                          # labels from the table
   screener train --chgcars runs/ --labels labels.csv --out my-bundle --resume      # after an interruption
   screener run --model my-bundle --input new_runs/ --output results/             # then screen with it
 """,
 )
-@click.option("--chgcars", "chgcars", multiple=True, required=True, type=click.Path(exists=True),
-              help="Folder (searched recursively), file, or list file of densities. Repeatable.")
-@click.option("--labels", "labels_path", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="CSV or Parquet with an 'id' column (the densities' names) and target columns.")
+@click.option("--chgcars", "--densities", "chgcars", multiple=True, required=True, type=click.Path(exists=True),
+              help="Folder (searched recursively), file, or list file of densities, or a density table "
+                   "(`screener dft`'s Parquet file or folder: one density per row). Repeatable.")
+@click.option("--labels", "labels_path", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="CSV or Parquet with an 'id' column (the densities' names) and target columns. "
+                   "Default for density tables: the labels the table holds.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Bundle directory to write.")
 @click.option("--split", "split_file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="CSV with columns id,split (train/val/test). Default: random 80/10/10 with --seed.")
@@ -85,6 +111,9 @@ def train(chgcars, labels_path, out, split_file, mapping, grid, regrid_method, f
     """
     from ..config import AttentionConfig, AutoencoderConfig, LgbmConfig, RegridConfig, TrainConfig
     from ..training.trainer import TrainOptions, train_model
+
+    if labels_path is None:
+        labels_path = labels_from_tables(chgcars, Path(workdir) if workdir else Path(out).with_name(Path(out).name + ".work"))
 
     if grid % 8:
         raise click.BadParameter("must be divisible by 8", param_hint="--grid")

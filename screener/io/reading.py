@@ -11,6 +11,7 @@ Units: VASP files hold ρ·V_cell (e); the record holds ρ in e/Å³. Cube files
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from .buffers import (
 )
 from .chgcar import _guess_vasp_kind, _parse_vasp_header, _read_vasp_blocks, _scaled_float32
 from .cube import _cube_header, _read_cube
+from .density_table import read_row, read_row_record, row_bytes, split_row_path
 from .naming import is_cube_name, not_density_kind, record_name, vasp_kind_from_name
 
 if TYPE_CHECKING:
@@ -82,6 +84,19 @@ class DensityRecord:
         return float(self.structure.volume)
 
 
+def input_bytes(path: str | Path) -> bytes | memoryview:
+    """The bytes that identify an input: a file's bytes (a per-thread reused view), or a table row's.
+
+    Their SHA-256 is the input's id (resume and duplicate detection key on it).
+    """
+    if split_row_path(path) is not None:
+        try:
+            return row_bytes(read_row(path))
+        except (OSError, ValueError, IndexError) as exc:
+            raise InputError(str(path), f"cannot read the table row ({exc})") from None
+    return read_bytes_reusing(path)
+
+
 def read_density(
     path: str | Path,
     *,
@@ -105,6 +120,10 @@ def read_density(
             (an unexpected failure while parsing is reported the same way, never as a traceback).
     """
     path_str = str(path)
+    if split_row_path(path_str) is not None:  # a row of a density table (screener dft's Parquet)
+        if sha256 is None and raw is not None:
+            sha256 = hashlib.sha256(raw).hexdigest()
+        return read_row_record(path_str, sha256=sha256)
     try:
         return _read_density(path, root=root, limits=limits or ReadLimits(), raw=raw, sha256=sha256)
     except InputError:

@@ -67,7 +67,7 @@ class RunSummary:
     replicas: list[dict] = field(default_factory=list)  # one entry per predict replica started
     model_id: str = ""
     engine: str = ""  # "local" (in this process) or "ray"
-    not_densities: list[str] = field(default_factory=list)  # volumetric files a folder scan skipped (LOCPOT, ELFCAR)
+    not_densities: list[str] = field(default_factory=list)  # inputs skipped as not densities (LOCPOT, ELFCAR, table rows without one)
     error_samples: list[tuple[str, str, str]] = field(default_factory=list)  # (path, stage, message) of the first few errors
 
     @property
@@ -171,7 +171,7 @@ def run_screen(
         files = files[: config.limit]
     summary.discovered = len(files)
     summary.not_densities = skipped_volumetric
-    say(f"found {len(files)} density files" + (f" ({len(skipped_volumetric)} LOCPOT/ELFCAR skipped: not densities)" if skipped_volumetric else ""))
+    say(f"found {len(files)} density files" + (f" and {len(skipped_volumetric)} other inputs, skipped: not densities" if skipped_volumetric else ""))
 
     with exclusive_output(output):
         state = _resume_state(output, config, model_id=manifest["model_id"])

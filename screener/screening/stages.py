@@ -57,12 +57,11 @@ def read_one(
             (a file that changed since has another id and is read again).
     """
     from ..errors import InputError
-    from ..io.buffers import read_bytes_reusing
-    from ..io.reading import read_density
+    from ..io.reading import input_bytes, read_density
 
     file_id, raw = None, None
     try:
-        raw = read_bytes_reusing(path)  # valid until this thread's next read: used within this call only
+        raw = input_bytes(path)  # a file's bytes (valid until this thread's next read) or a table row's
         if skip_ids or skip_errors:  # resuming: decide from the hash before parsing anything
             file_id = hashlib.sha256(raw).hexdigest()
             if (path, file_id) in skip_errors:  # first: a recorded duplicate stays one error row
@@ -148,13 +147,17 @@ def triage(
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    from ..io.reading import input_bytes
+
     def digest(path: str) -> str | None:
         try:
-            if not stat.S_ISREG(os.stat(path).st_mode):
-                return None
-            with open(path, "rb") as handle:
-                return hashlib.file_digest(handle, "sha256").hexdigest()
-        except OSError:
+            if os.path.lexists(path):  # a file: hash it only if it is a regular one (never open a FIFO)
+                if not stat.S_ISREG(os.stat(path).st_mode):
+                    return None
+                with open(path, "rb") as handle:
+                    return hashlib.file_digest(handle, "sha256").hexdigest()
+            return hashlib.sha256(input_bytes(path)).hexdigest()  # a density-table row (``<file>::row=N``)
+        except Exception:  # noqa: BLE001 - left to the engine, which records the reason
             return None
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..config import ReadLimits, RegridConfig
 from ..errors import ScreenerError
+from ..io.density_table import split_row_path
 from ..io.discovery import InputFile
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ class DensityDataset:
 def _fingerprint(files: Sequence[InputFile], regrid: RegridConfig) -> str:
     digest = hashlib.sha256(json.dumps(asdict(regrid), sort_keys=True).encode())
     for item in files:
-        stat = os.stat(item.path)
+        row = split_row_path(item.path)  # a density-table row: the table file's stat stands for it
+        stat = os.stat(row[0] if row else item.path)
         digest.update(f"{item.path}|{item.root}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 

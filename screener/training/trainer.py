@@ -241,7 +241,7 @@ def train_model(
         workdir / "dataset",
         regrid=options.regrid,
         workers=options.workers,
-        keep=lambda item: record_name(item.path, item.root) in wanted,
+        keep=lambda item: (item.name or record_name(item.path, item.root)) in wanted,
         progress=options.progress,
     )
     if len(dataset) == 0:

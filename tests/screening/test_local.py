@@ -126,7 +126,7 @@ def test_default_run_prints_no_ray_log_lines(tmp_path, random_bundle_dir, engine
     terminal = done.stdout + done.stderr
     for noise in ("core_worker", "WARNING", "INFO", "Progress bars", "auth", "raylet", "ray::", "Ray Data"):
         assert noise not in terminal, f"{noise!r} on the terminal:\n{terminal[-3000:]}"
-    assert "found 8 density files (1 LOCPOT/ELFCAR skipped: not densities)" in done.stderr
-    assert "skipped 1 files that are not densities (LOCPOT, ELFCAR)" in done.stdout and "LOCPOT" in done.stdout
+    assert "found 8 density files and 1 other inputs, skipped: not densities" in done.stderr
+    assert "not densities, skipped (1: LOCPOT" in done.stdout and "LOCPOT" in done.stdout
     assert "broken-empty/CHGCAR (read): " in done.stdout and "broken-garbage/CHGCAR (read): " in done.stdout
     assert (out / "ray.log").exists() == (engine == "ray")
