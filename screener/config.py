@@ -204,7 +204,7 @@ class RunConfig:
     """
 
     engine: Engine = "auto"
-    local_max_files: int = 400
+    local_max_files: int = 800
     gpus: int = 0
     cpus: int | None = None
     batch_size: int = 8
