@@ -11,9 +11,17 @@
 -- fewer than $k rows come back). No rows when nothing matches $ref.
 --
 -- Physics and caveats:
---   * The embedding is a short translation-invariant summary of the autoencoder's latent (mean
---     and max of each channel), so similar embeddings mean similar charge densities as the model
---     sees them -- similar bonding and electron distribution, not necessarily similar composition.
+--   * The embedding summarizes the autoencoder's latent without depending on the cell's origin:
+--     per channel mean, std, max, 10/50/90% quantiles and one-cell autocorrelation, each as a
+--     z-score over the training densities (statistics stored in the model bundle). Similar
+--     embeddings mean similar charge densities as the model sees them -- similar bonding and
+--     structure, not necessarily similar composition. On real structures, the 5 nearest share the
+--     structure prototype far more often than random neighbours or a composition-only search
+--     (benchmarks/QUERY.md). Bundles made before the statistics existed write the raw channel
+--     mean and max of the non-negative latent instead: their cosines all lie near 1 and they
+--     retrieve the same prototype less often.
+--   * A ref that matches nothing returns no rows here; `screener query similar_to` then exits 1
+--     with the closest names, and tells on stderr which rows it used as the reference.
 --   * Cosine similarity ignores the vectors' lengths: 1 = same direction, 0 = orthogonal.
 --   * Embeddings of different models live in different spaces: only rows with the same
 --     model_id as a reference are compared.

@@ -302,3 +302,28 @@ class DftRunConfig:
     flush_seconds: float = 600.0
     limit: int | None = None
     hard_timeout_grace_s: float = 120.0
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """``screener report``: the self-contained HTML page over one or more results directories.
+
+    Attributes:
+        max_points: at most this many materials are drawn as individual, hoverable points in each
+            scatter; above it the scatter shows a sample of this size (every ranked candidate and
+            every DFT-next point included) over a grey density of all rows, so the page stays
+            small (about 0.6 kB per point) and fast to draw.
+        top_n: rows of each ranking table.
+        dft_next: materials marked "send to DFT next" (the top rows of the ``uncertain`` query).
+        histogram_bins: at most this many bins per target distribution (2√n below that; log-spaced for the
+            moduli and Debye temperature).
+        density_bins: cells per axis of the grey density behind a downsampled scatter.
+        seed: seed of the scatter sample (the page is reproducible).
+    """
+
+    max_points: int = 4000
+    top_n: int = 15
+    dft_next: int = 20
+    histogram_bins: int = 40
+    density_bins: int = 70
+    seed: int = 0

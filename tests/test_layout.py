@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "screener"
-SUBPACKAGES = ("io", "grid", "synth", "models", "training", "screening", "dft", "query")
+SUBPACKAGES = ("io", "grid", "synth", "models", "training", "screening", "dft", "query", "report")
 
 #: subpackage -> the subpackages it may import (top-level modules such as config are open to all).
 ALLOWED = {
@@ -23,8 +23,9 @@ ALLOWED = {
     "screening": {"io", "grid", "models"},
     "dft": {"io", "screening"},  # the CHGCAR writer and density table; Ray start/join (screening.ray_runtime)
     "query": {"screening"},
+    "report": {"screening", "query"},
     "api": {"io", "grid", "models", "screening", "query"},  # screener/api.py: the Python API over the stages
-    "cli": {"io", "grid", "synth", "models", "training", "screening", "dft", "query", "api"},
+    "cli": {"io", "grid", "synth", "models", "training", "screening", "dft", "query", "report", "api"},
 }
 
 

@@ -50,7 +50,8 @@ def demo(output: str, count: int, seed: int, query_name: str, model: str | None)
     click.echo(f"3/3 query '{query_name}' (top 10):")
     click.echo(format_table(query(query_name, results, limit=10)))
     click.echo(
-        f"\nNext: screener query --list; screener query superhard --results {results}; "
+        f"\nNext: screener report --results {results} --out report.html; screener query --list; "
+        f"screener query superhard --results {results}; "
         f"duckdb over {results}/predictions/*.parquet"
     )
 

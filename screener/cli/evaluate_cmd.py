@@ -29,7 +29,7 @@ def evaluate(model, chgcars, labels_path, out, split_file, subset, mapping, boot
     """R², MAE, RMSE and log10-MAE per target for LightGBM, attention CNN and their blend.
 
     Each metric comes with a bootstrap 95% interval. Writes OUT/metrics.json, OUT/predictions.csv
-    and a parity plot per target (OUT/parity_<target>.png).
+    and parity plots (OUT/parity_<target>.png and .svg per target, OUT/parity_all.png/.svg for all).
     """
     from ..training.evaluation import evaluate_bundle
 

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "screener.cli.evaluate_cmd:evaluate",
     "inspect": "screener.cli.inspect_cmd:inspect",
     "query": "screener.cli.query_cmd:query",
+    "report": "screener.cli.report_cmd:report",
     "run": "screener.cli.run_cmd:run",
     "synth": "screener.cli.synth_cmd:synth",
     "train": "screener.cli.train_cmd:train",
@@ -71,6 +72,7 @@ def cli(verbose: int) -> None:
       screener inspect CHGCAR --grid 32      # what a file holds
       screener run --input runs/ --output out/ [--gpus 4]
       screener query stiffest_stable --results out/
+      screener report --results out/ --out report.html
     """
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s")

@@ -40,6 +40,24 @@ def parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
     return params
 
 
+def _announce_reference(results_dirs: list[Path], ref: str) -> None:
+    """Say on stderr which rows ``similar_to`` takes as its reference; fail (exit 1) when none match."""
+    from ..query.reference import resolve_reference
+    from ..query.views import connect
+
+    with connect(results_dirs) as con:
+        references = resolve_reference(con, ref)
+    if len(references) == 1:
+        click.echo(f"reference: {references[0].describe()}", err=True)
+    else:
+        shown = "; ".join(r.describe() for r in references[:5]) + ("; …" if len(references) > 5 else "")
+        click.echo(
+            f"reference: ref={ref} matches {len(references)} rows ({shown}); each material is scored against "
+            "the closest of them (column closest_reference)",
+            err=True,
+        )
+
+
 def _list_text() -> str:
     """Every shipped query with its description and parameters."""
     from ..query.params import list_queries
@@ -155,6 +173,8 @@ def query(
         raise click.UsageError("give at least one --results DIR (an output directory of 'screener run')")
     if fmt == "parquet" and out is None:
         raise click.UsageError("--format parquet writes a file: add --out FILE.parquet")
+    if spec.name == "similar_to" and "ref" in spec.used:
+        _announce_reference(list(results_dirs), spec.bind(values)["ref"])
     table = run_query(spec, list(results_dirs), values, limit)
     try:
         write_result(table, fmt, out=out, stream=None if out else sys.stdout)

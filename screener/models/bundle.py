@@ -76,6 +76,9 @@ class ModelBundle:
     recon_error_p95: float
     lgbm: LgbmConfig = field(default_factory=LgbmConfig)
     info: dict = field(default_factory=dict)  # training data, metrics, anything descriptive
+    #: training-set mean and std of the invariant latent summaries (the similarity embedding is their
+    #: z-score); None in bundles made before they existed (the embedding is then the raw channel mean+max).
+    embedding_stats: tuple[np.ndarray, np.ndarray] | None = None
     model_id: str = ""
     path: Path | None = None
 
@@ -131,6 +134,8 @@ def save_bundle(bundle: ModelBundle, path: str | Path) -> str:
             "tabular_mean": bundle.tabular_mean,
             "tabular_std": bundle.tabular_std,
         }
+        if bundle.embedding_stats is not None:
+            arrays["embedding_mean"], arrays["embedding_std"] = bundle.embedding_stats
         for name, array in arrays.items():
             np.save(staging / f"{name}.npy", np.asarray(array), allow_pickle=False)
         for target, booster in bundle.boosters.items():
@@ -164,6 +169,11 @@ def save_bundle(bundle: ModelBundle, path: str | Path) -> str:
             "boosters": sorted(bundle.boosters),
             "blend_weights": bundle.blend_weights,
             "recon_error_p95": bundle.recon_error_p95,
+            **(
+                {"embedding": {"kind": "invariant_standardized", "size": int(np.asarray(bundle.embedding_stats[0]).size)}}
+                if bundle.embedding_stats is not None
+                else {}  # absent rather than null: a bundle without statistics keeps its model id
+            ),
             "info": bundle.info,
             "files": files,
         }
@@ -271,6 +281,11 @@ def load_bundle(path: str | Path, *, expect_grid: int | None = None, device: str
         transform = InputTransform.from_dict(manifest["input_transform"])
         targets = [TargetStats(t["name"], float(t["mean"]), float(t["std"])) for t in manifest["targets"]]
         arrays = {name: np.load(path / f"{name}.npy", allow_pickle=False) for name in _ARRAYS}
+        embedding_stats = None
+        if manifest.get("embedding"):  # optional: bundles made before it have none (raw embedding)
+            embedding_stats = tuple(
+                np.load(path / f"{name}.npy", allow_pickle=False).astype(np.float32) for name in ("embedding_mean", "embedding_std")
+            )
         autoencoder = PeriodicAutoencoder(ae_config)
         autoencoder.load_state_dict(load_file(str(path / "autoencoder.safetensors")))
         attention = AttentionRegressor(
@@ -306,6 +321,7 @@ def load_bundle(path: str | Path, *, expect_grid: int | None = None, device: str
         recon_error_p95=float(manifest["recon_error_p95"]),
         lgbm=_config(LgbmConfig, manifest.get("lgbm", {})),
         info=manifest.get("info", {}),
+        embedding_stats=embedding_stats,
         model_id=manifest["model_id"],
         path=path,
     )

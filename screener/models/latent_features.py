@@ -38,11 +38,40 @@ def invariant_features(latents: np.ndarray) -> np.ndarray:
     return stats.reshape(batch, -1)
 
 
-def embedding(latents: np.ndarray) -> np.ndarray:
-    """(B, C, g, g, g) → (B, 2C) float32: per-channel mean and max, for cosine similarity search."""
+#: ``latents.embedding`` of a bundle without embedding statistics (format before issue 13).
+EMBEDDING_RAW = "channel_mean_max"
+#: ``latents.embedding`` of a bundle with them: :func:`invariant_features` standardized.
+EMBEDDING_STANDARDIZED = "invariant_standardized"
+
+
+def embedding_statistics(latents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation (float32, (7C,) each) of :func:`invariant_features` over (training) latents."""
+    features = invariant_features(latents)
+    return features.mean(axis=0).astype(np.float32), features.std(axis=0).astype(np.float32)
+
+
+def embedding(latents: np.ndarray, stats: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """The short, origin-independent vector that ``similar_to`` compares by cosine similarity.
+
+    With ``stats`` (the bundle's training-set mean and standard deviation of the invariant summaries):
+    (B, 7C) float32 z-scores of :func:`invariant_features`, so every summary counts on the scale of its
+    spread over the training densities and cosine similarity spans −1..1 (``benchmarks/QUERY.md``: on
+    real structures this retrieves materials of the same structure prototype far more often than the
+    raw summaries or composition alone). Without: (B, 2C) per-channel mean and max of the
+    non-negative latent (bundles made before the statistics existed), whose cosines all lie near 1.
+    """
+    if stats is not None:
+        mean, std = (np.asarray(a, dtype=np.float64) for a in stats)
+        z = (invariant_features(latents) - mean) / np.where(std > 1e-12, std, 1.0)
+        return z.astype(np.float32)
     latents = np.asarray(latents, dtype=np.float32)
     flat = latents.reshape(latents.shape[0], latents.shape[1], -1)
     return np.concatenate([flat.mean(axis=2), flat.max(axis=2)], axis=1).astype(np.float32)
+
+
+def embedding_size(channels: int, *, standardized: bool) -> int:
+    """Length of :func:`embedding` for a latent with ``channels`` channels."""
+    return len(_STATS) * channels if standardized else 2 * channels
 
 
 #: quantiles of ρ over the cell volume used by :func:`density_features`.

@@ -174,7 +174,7 @@ class Predictor:
         recon_np = recon.cpu().numpy().astype(np.float64)
         out: dict[str, np.ndarray] = {
             "latent": latent_np,
-            "embedding": embedding(latent_np),
+            "embedding": embedding(latent_np, self.bundle.embedding_stats),
             "recon_error": recon_np,
             "ood_score": recon_np / max(self.bundle.recon_error_p95, 1e-30),
         }

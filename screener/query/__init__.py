@@ -16,7 +16,7 @@ from .._lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__, views="connect execute_query run_query query_results", params="QuerySpec load_query list_queries parse_query",
-    export="EXPORT_FORMATS format_table write_result",
+    export="EXPORT_FORMATS format_table write_result", reference="Reference resolve_reference",
 )
 
 

@@ -230,6 +230,7 @@ class PredictBatch:
     ) -> None:
         import torch
 
+        from ..models.latent_features import embedding_size
         from ..models.predictor import Predictor
 
         if isinstance(model, Predictor):
@@ -248,7 +249,9 @@ class PredictBatch:
         self.model_id = self.predictor.model_id
         autoencoder = self.predictor.bundle.autoencoder.config
         self.latent_size = autoencoder.latent_channels * autoencoder.latent_grid**3
-        self.embedding_size = 2 * autoencoder.latent_channels
+        self.embedding_size = embedding_size(
+            autoencoder.latent_channels, standardized=self.predictor.bundle.embedding_stats is not None
+        )
         self.scalar_columns = prediction_columns(self.predictor.bundle.target_names)
         self.worker = f"{os.getpid()}|{_gpu_ids()}|{device}"
         if registry is not None:

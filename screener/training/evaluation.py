@@ -23,6 +23,7 @@ from ..targets import TARGETS
 from .dataset import DensityDataset, prepare_dataset
 from .labels import fill_from_physics, load_labels, write_report
 from .metrics import regression_report
+from .parity import parity_figures
 from .splits import read_split_file
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,8 @@ def evaluate_bundle(
     progress: bool = True,
 ) -> dict:
     """Evaluate ``model`` on the labelled densities; write ``metrics.json``, ``predictions.csv`` and
-    ``parity_<target>.png`` into ``out``; return the metrics.
+    parity plots (``parity_<target>.png/.svg`` and ``parity_all.png/.svg``, :mod:`.parity`) into
+    ``out``; return the metrics.
 
     Args:
         split_file, subset: with both, only densities of that split (e.g. ``test``) are evaluated.
@@ -70,10 +72,12 @@ def evaluate_bundle(
     )
     if len(dataset) == 0:
         raise LabelError(f"no density matched a label id (of {len(files)} files found)")
+    given = {name: np.isfinite(values).copy() for name, values in labels.values.items()}
     fill_from_physics(labels, dataset.physics_inputs())
     write_report(labels, out / "label_report.csv")
     index = labels.index()
     y = np.array([[labels.values[t.name][index[name]] for t in TARGETS] for name in dataset.names])
+    derived = np.array([[not given[t.name][index[name]] for t in TARGETS] for name in dataset.names], dtype=bool) & np.isfinite(y)
     predictor = Predictor(bundle, device=device, precision="fp32", mc_samples=0)
     predictions = predict_rows(predictor, dataset, np.arange(len(dataset)))
     metrics = {
@@ -84,11 +88,10 @@ def evaluate_bundle(
         "unreadable": dataset.errors,
         "metrics": metrics_table(predictions, y, n_bootstrap=n_bootstrap),
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     _write_predictions(out / "predictions.csv", dataset.names, y, predictions)
-    for j, target in enumerate(TARGETS):
-        if np.isfinite(y[:, j]).sum() >= 2:
-            parity_plot(out / f"parity_{target.name}.png", y[:, j], predictions, target.name, metrics["metrics"].get(target.name, {}))
+    metrics["labels_derived"] = {t.name: int(derived[:, j].sum()) for j, t in enumerate(TARGETS)}
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    parity_figures(out, y, predictions, metrics["metrics"], derived=derived, subset=subset)
     return metrics
 
 
@@ -104,36 +107,6 @@ def _write_predictions(path: Path, names: list[str], y: np.ndarray, predictions:
             for j, target in enumerate(TARGETS):
                 values += [y[row, j], predictions[target.name][row], predictions[f"{target.name}_lgbm"][row], predictions[f"{target.name}_attcnn"][row]]
             writer.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in values])
-
-
-def parity_plot(path: Path, truth: np.ndarray, predictions: dict[str, np.ndarray], target: str, metrics: dict) -> None:
-    """Predicted vs. true for LightGBM, attention CNN and blend, with R² and MAE in the legend."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..targets import TARGETS_BY_NAME
-
-    spec = TARGETS_BY_NAME[target]
-    figure, axes = plt.subplots(1, 3, figsize=(12, 4), sharex=True, sharey=True)
-    keep = np.isfinite(truth)
-    low = np.nanmin(truth[keep])
-    high = np.nanmax(truth[keep])
-    for axis, (model, suffix) in zip(axes, (("lgbm", "_lgbm"), ("attcnn", "_attcnn"), ("blend", ""))):
-        predicted = predictions[target + suffix]
-        axis.scatter(truth[keep], predicted[keep], s=6, alpha=0.5)
-        axis.plot([low, high], [low, high], color="k", lw=0.8)
-        report = metrics.get(model, {})
-        axis.set_title(f"{model}: R²={report.get('r2', float('nan')):.3f}, MAE={report.get('mae', float('nan')):.3g}")
-        axis.set_xlabel(f"true {target} ({spec.unit})")
-        if spec.log10:
-            axis.set_xscale("log")
-            axis.set_yscale("log")
-    axes[0].set_ylabel(f"predicted ({spec.unit})")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
 
 
 def evaluate_splits(bundle: ModelBundle, dataset: DensityDataset, y: np.ndarray, splits: dict[str, np.ndarray], *, device, n_bootstrap: int = 1000) -> dict:

@@ -33,6 +33,7 @@ from ..models.attention import AttentionRegressor
 from ..models.autoencoder import InputTransform, PeriodicAutoencoder
 from ..models.bundle import ModelBundle, TargetStats, save_bundle
 from ..models.features import tabular_feature_names
+from ..models.latent_features import embedding_statistics
 from ..models.precision import resolve_precision
 from ..models.trees import LatentPCA, fit_booster, predict_booster, tree_feature_names, tree_features
 from ..targets import TARGETS
@@ -384,6 +385,7 @@ def train_model(
         blend_weights=blend,
         recon_error_p95=recon_p95,
         lgbm=options.lgbm,
+        embedding_stats=embedding_statistics(latents[train_idx]),  # similarity search: training split only
     )
     metrics = evaluate_splits(bundle, dataset, y, splits, device=device)
     bundle.info = {

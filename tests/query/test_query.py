@@ -338,10 +338,28 @@ def test_injection_is_only_a_value(both: list[Path], tmp_path: Path) -> None:
         con.close()
 
 
+def test_similar_to_unknown_reference_exits_1_with_closest_names(both: list[Path]) -> None:
+    dirs = [a for d in both for a in ("--results", str(d))]
+    result = invoke("similar_to", *dirs, "--param", "ref=NaCI")  # a capital I for the l
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "no material matches ref=NaCI; closest names: NaCl" in result.stderr
+
+
+def test_similar_to_says_which_rows_are_the_reference(both: list[Path]) -> None:
+    dirs = [a for d in both for a in ("--results", str(d))]
+    result = invoke("similar_to", *dirs, "--param", "ref=C", "--param", "k=2")  # diamond and graphite
+    assert result.exit_code == 0
+    assert len({m.id for m in MATERIALS if m.formula == "C"}) == 2
+    assert "ref=C matches 2 rows" in result.stderr and "closest_reference" in result.stderr
+    assert "diamond" in result.stderr and "graphite" in result.stderr
+    result = invoke("similar_to", *dirs, "--param", "ref=NaCl")
+    assert result.exit_code == 0 and "reference: NaCl (NaCl, id " in result.stderr
+
+
 def test_injection_through_the_cli(both: list[Path]) -> None:
     dirs = [a for d in both for a in ("--results", str(d))]
     result = invoke("similar_to", *dirs, "--param", f"ref={INJECTION}", "--format", "json")
-    assert result.exit_code == 0 and result.stdout == ""
+    assert result.exit_code == 1 and result.stdout == "" and "no material matches ref=" in result.stderr
     result = invoke("stiffest_stable", *dirs, "--param", "max_formation_energy=0; DROP TABLE predictions")
     assert result.exit_code != 0 and "expects a number" in result.output
     result = invoke("stiffest_stable", *dirs, "--param", "x=1; DROP TABLE predictions; --=1")
