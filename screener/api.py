@@ -217,7 +217,10 @@ def _name_root(path: Path) -> Path:
 def _table(rows: list[dict]) -> pa.Table:
     import pyarrow as pa
 
+    from .io.paths import display_path, raw_path_bytes
     from .screening.schema import PREDICTIONS_SCHEMA
+
+    rows = [{**row, "path": display_path(row["path"]), "path_bytes": raw_path_bytes(row["path"])} for row in rows]
 
     schema = pa.schema([f for f in PREDICTIONS_SCHEMA if f.name not in ("run_id", "created_at")])
     return pa.Table.from_pylist(rows, schema=schema)

@@ -28,12 +28,33 @@ class ReadLimits:
             so a plain file smaller than ``points * min_bytes_per_value`` cannot hold its grid.
         max_gzip_ratio: deflate cannot expand more than about 1032:1, which bounds what a ``.gz`` can hold.
         check_electron_count: refuse a density whose electron count is not positive.
+        max_bytes_per_value: bytes a written value can take with its separator; VASP writes 18
+            (``" 0.12345678901E+01"``), cube writers 13, no writer more than about 25.
+        max_blocks: value blocks a file can hold (total + 3 non-collinear magnetization components).
+        header_bytes: allowance for the structure header, grid lines, augmentation occupancies and
+            per-atom moments on top of the values, bytes.
+        max_line_bytes: longest line read outside a value block (headers, grid and augmentation
+            lines, a tail of padding zeros), bytes; longer is refused instead of tokenized.
     """
 
     max_grid_points: int = 512**3
     min_bytes_per_value: int = 2
     max_gzip_ratio: int = 1032
     check_electron_count: bool = True
+    max_bytes_per_value: int = 25
+    max_blocks: int = 4
+    header_bytes: int = 64 << 20
+    max_line_bytes: int = 1 << 16
+
+    def text_bytes(self, points: int) -> int:
+        """Most bytes (file, or decompressed text) a file declaring a grid of ``points`` can need."""
+        return points * self.max_blocks * self.max_bytes_per_value + self.header_bytes
+
+    @property
+    def max_file_bytes(self) -> int:
+        """Most bytes read from any file, plain or compressed: the text of the largest accepted grid
+        (about 13.5 GB at 512³); a file's own declared grid bounds it much tighter."""
+        return self.text_bytes(self.max_grid_points)
 
 
 @dataclass(frozen=True)

@@ -39,3 +39,22 @@ class LabelError(ScreenerError):
 
 class ConfigError(ScreenerError):
     """An option or parameter that makes no sense (unknown query parameter, too many GPUs, ...)."""
+
+
+class Interrupted(ScreenerError):
+    """A run stopped by SIGINT or SIGTERM (after saving what it had finished).
+
+    Attributes:
+        signum: the signal.
+        saved: inputs this run wrote to the output before stopping (set by the engine).
+        exit_code: 128 + the signal number (130 for SIGINT, 143 for SIGTERM), as shells report it.
+    """
+
+    def __init__(self, signum: int, saved: int = 0) -> None:
+        self.signum = signum
+        self.saved = saved
+        super().__init__(f"interrupted: {saved} saved, rerun with --resume to continue")
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum

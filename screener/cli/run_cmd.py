@@ -19,7 +19,9 @@ def print_summary(summary, *, echo=click.echo) -> None:
         f"{summary.failed} failed, {summary.duplicates} duplicates, {summary.skipped} already done "
         f"in {summary.seconds:.1f} s ({summary.files_per_second:.2f} files/s, engine {summary.engine}); model {summary.model_id}"
     )
-    skipped = list(getattr(summary, "not_densities", []))
+    from ..io.paths import display_path  # names that are not valid UTF-8 print with \xNN escapes
+
+    skipped = [display_path(p) for p in getattr(summary, "not_densities", [])]
     if skipped:
         names = ", ".join(skipped[:SHOWN]) + (f" and {len(skipped) - SHOWN} more" if len(skipped) > SHOWN else "")
         echo(f"  not densities, skipped ({len(skipped)}: LOCPOT, ELFCAR, table rows without one): {names}")
@@ -27,7 +29,7 @@ def print_summary(summary, *, echo=click.echo) -> None:
         echo(f"  errors at {stage}: {count}")
     samples = list(getattr(summary, "error_samples", []))
     for path, stage, message in samples:
-        echo(f"    {path} ({stage}): {message}")
+        echo(f"    {display_path(path)} ({stage}): {message}")
     if summary.failed > len(samples):
         echo(f"    ... all {summary.failed} in {summary.output}/errors/ "
              f"(screener query run_summary --results {summary.output})")  # fmt: skip
@@ -80,10 +82,15 @@ def run(inputs, output, model, engine, gpus, cpus, batch_size, address, precisio
     on a path every node sees. Ray's own log lines go to OUTPUT/ray.log.
     """
     from ..api import screen
+    from ..errors import Interrupted
 
-    summary = screen(list(inputs), output, model=model, engine=engine, gpus=gpus, cpus=cpus, batch_size=batch_size,
-                     precision=precision, address=address, resume=resume, retry_errors=retry_errors, limit=limit,
-                     rows_per_part=rows_per_part, progress=not quiet)  # fmt: skip
+    try:
+        summary = screen(list(inputs), output, model=model, engine=engine, gpus=gpus, cpus=cpus, batch_size=batch_size,
+                         precision=precision, address=address, resume=resume, retry_errors=retry_errors, limit=limit,
+                         rows_per_part=rows_per_part, progress=not quiet)  # fmt: skip
+    except Interrupted as exc:  # SIGINT/SIGTERM: finished rows saved, run marked interrupted
+        click.echo(str(exc), err=True)
+        sys.exit(exc.exit_code)
     print_summary(summary)
     if strict and summary.failed:
         sys.exit(1)

@@ -1,4 +1,4 @@
-"""Bytes in: per-thread reusable read buffers, decompression with a size cap, hashing, text checks.
+"""Bytes in: per-thread reusable read buffers, streaming decompression with a size cap, hashing, text checks.
 
 Everything here works on raw bytes or ``memoryview`` s and knows nothing of the file formats; the
 CHGCAR and cube parsers (:mod:`.chgcar`, :mod:`.cube`) read from :func:`_byte_stream` over the result.
@@ -20,6 +20,7 @@ from typing import IO
 
 from ..config import ReadLimits
 from ..errors import InputError
+from .filetype import open_regular
 from .naming import strip_compression
 
 #: bytes of decompressed text read to parse a header before the full inflate.
@@ -29,7 +30,7 @@ _HEADER_BYTES = 1 << 20
 def sha256_file(path: str | Path, *, chunk: int = 1 << 22) -> str:
     """SHA-256 of a file's bytes, read in chunks (constant memory)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with os.fdopen(open_regular(path), "rb") as handle:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
@@ -74,42 +75,168 @@ def _inflate_gzip_fast(raw: bytes | memoryview, max_bytes: int) -> memoryview | 
     return out if out[-1:] != b"\x00" else None
 
 
-def _inflate_stream(raw: bytes | memoryview, codec: str, path: str, *, max_bytes: int) -> bytes:
-    """Decompress every member of a gzip/bzip2/xz stream, stopping beyond ``max_bytes``.
+#: decompressed bytes produced per step of a streaming inflate.
+_INFLATE_CHUNK = 1 << 22
+#: compressed bytes fed to the inflater per step.
+_FEED_CHUNK = 1 << 18
+#: decompressed bytes kept behind the read position (the value parser reads 1 MiB ahead and
+#: seeks back to the end of the last value it used).
+_KEEP_BEHIND = 1 << 21
 
+
+class _InflatingStream(io.RawIOBase):
+    """A read-only binary stream that inflates gzip/bzip2/xz/lzma data as it is read.
+
+    Only a window of a few MiB of the decompressed text is held, so memory does not grow with the
+    file; output beyond ``max_bytes`` (what the declared grid can need) is refused as soon as it
+    is produced, so a decompression bomb costs a few MiB and stops within ``max_bytes``.
     Concatenated members (``cat a.gz b.gz``, bgzip, pbzip2) are one file, as gzip itself reads them.
+    Seeking backwards is allowed within the window (``_KEEP_BEHIND`` bytes behind the position).
     """
-    chunks: list[bytes] = []
-    total = 0
-    data = raw
-    while True:
-        inflater = _inflater(codec)
+
+    def __init__(self, raw: bytes | memoryview, codec: str, path: str, *, max_bytes: int) -> None:
+        super().__init__()
+        self._raw = memoryview(raw).cast("B") if isinstance(raw, memoryview) and raw.format != "B" else memoryview(raw)
+        self._codec = codec
+        self._path = path
+        self._max_bytes = max_bytes
+        self._inflater = _inflater(codec)
+        self._in_pos = 0  # next compressed byte to feed
+        self._pending = b""  # compressed bytes left over from a finished member
+        self._window = bytearray()
+        self._base = 0  # absolute offset of _window[0]
+        self._pos = 0  # absolute read position
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    @property
+    def produced(self) -> int:
+        """Decompressed bytes produced so far."""
+        return self._base + len(self._window)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_END:
+            raise io.UnsupportedOperation("a streaming inflate has no known end")
+        target = offset if whence == io.SEEK_SET else self._pos + offset
+        if target < self._base:
+            raise io.UnsupportedOperation(f"cannot seek back to {target} (window starts at {self._base})")
+        self._fill(target)
+        self._pos = min(target, self.produced)
+        return self._pos
+
+    def _next_input(self) -> bytes | memoryview:
+        if self._pending:
+            data, self._pending = self._pending, b""
+            return data
+        data = self._raw[self._in_pos : self._in_pos + _FEED_CHUNK]
+        self._in_pos += len(data)
+        return data
+
+    def _step(self) -> bytes:
+        """Inflate the next chunk (empty at the end of the data); checks corruption, truncation and the cap."""
+        inflater = self._inflater
         try:
-            out = inflater.decompress(data, max_bytes + 1 - total)
+            if isinstance(inflater, type(zlib.decompressobj())):
+                data = inflater.unconsumed_tail or self._next_input()
+                out = inflater.decompress(data, _INFLATE_CHUNK)
+                starved = not data
+            else:
+                data = self._next_input() if inflater.needs_input else b""
+                out = inflater.decompress(data, _INFLATE_CHUNK)
+                starved = not data and inflater.needs_input
         except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
-            raise InputError(path, f"corrupt {codec} data ({exc})") from None
-        chunks.append(out)
-        total += len(out)
-        if total > max_bytes:
-            raise InputError(path, f"decompresses to more than {max_bytes:,} bytes, more than its declared grid can hold")
-        if not getattr(inflater, "eof", True):
-            raise InputError(path, f"truncated {codec} stream (the compressed file ends early)")
-        data = inflater.unused_data
-        if not data.strip(b"\x00"):  # trailing padding after the last member
-            return b"".join(chunks)
+            raise InputError(self._path, f"corrupt {self._codec} data ({exc})") from None
+        if inflater.eof:
+            rest = bytes(inflater.unused_data)
+            if rest.strip(b"\x00") or not _all_nul(self._raw[self._in_pos :]):  # another member follows
+                self._pending = rest
+                self._inflater = _inflater(self._codec)
+            else:  # the last member (and perhaps trailing padding)
+                self._in_pos = len(self._raw)
+                self._done = True
+        elif not out and starved:
+            raise InputError(self._path, f"truncated {self._codec} stream (the compressed file ends early)")
+        if self.produced + len(out) > self._max_bytes:
+            raise InputError(
+                self._path, f"decompresses to more than {self._max_bytes:,} bytes, more than its declared grid can need"
+            )
+        return out
+
+    def _fill(self, end: int) -> None:
+        """Inflate until ``end`` bytes exist (or the data ends), dropping what lies far behind the position."""
+        while self.produced < end and not self._done:
+            dead = self._pos - _KEEP_BEHIND - self._base
+            if dead > _INFLATE_CHUNK:
+                del self._window[:dead]
+                self._base += dead
+            self._window += self._step()
+
+    def _take(self, count: int) -> memoryview:
+        start = self._pos - self._base
+        view = memoryview(self._window)[start : start + count]
+        self._pos += len(view)
+        return view
+
+    def readinto(self, target) -> int:
+        self._fill(self._pos + len(target))
+        with self._take(len(target)) as view:
+            target[: len(view)] = view
+            return len(view)
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = self._max_bytes  # bounded by the cap: read() of a bomb stops with an InputError
+        self._fill(self._pos + size)
+        with self._take(size) as view:
+            return bytes(view)
+
+    def readline(self, size: int = -1) -> bytes:
+        limit = self._max_bytes if size is None or size < 0 else size
+        scanned = 0
+        while True:
+            start = self._pos - self._base
+            newline = self._window.find(b"\n", start + scanned, start + limit)
+            if newline >= 0:
+                return self.read(newline + 1 - start)
+            scanned = len(self._window) - start
+            if scanned >= limit or self._done:
+                return self.read(min(scanned, limit))
+            self._fill(self.produced + 1)
 
 
-def _inflate(raw: bytes | memoryview, codec: str, path: str, *, max_bytes: int) -> bytes | memoryview:
-    """Decompress ``raw``, refusing output beyond ``max_bytes`` (decompression bombs)."""
-    if codec == "gzip" and (fast := _inflate_gzip_fast(raw, max_bytes)) is not None:
-        return fast
-    return _inflate_stream(raw, codec, path, max_bytes=max_bytes)
+def _all_nul(view: memoryview) -> bool:
+    """True when ``view`` holds only NUL bytes (padding after the last member), scanned in chunks."""
+    step = 1 << 20
+    return all(not bytes(view[i : i + step]).strip(b"\x00") for i in range(0, len(view), step))
 
 
-def _inflate_head(raw: bytes | memoryview, codec: str, path: str) -> bytes:
-    """The first ``_HEADER_BYTES`` of the decompressed text (for the header check)."""
+def open_text(raw: bytes | memoryview, codec: str | None, path: str, *, max_bytes: int, fast_bytes: int = 0) -> IO[bytes]:
+    """A binary stream over a file's text: ``raw`` itself, or its decompression.
+
+    Args:
+        max_bytes: refuse decompressed output beyond this (what the declared grid can need).
+        fast_bytes: a gzip file whose trailer promises at most this many bytes is inflated in one
+            call through pyarrow (about 2× faster) and held whole; larger ones are streamed.
+    """
+    if codec is None:
+        return _byte_stream(raw)
+    if codec == "gzip" and fast_bytes and (fast := _inflate_gzip_fast(raw, min(fast_bytes, max_bytes))) is not None:
+        return _byte_stream(fast)
+    return _InflatingStream(raw, codec, path, max_bytes=max_bytes)
+
+
+def _inflate_head(raw: bytes | memoryview, codec: str, path: str, size: int = _HEADER_BYTES) -> bytes:
+    """The first ``size`` bytes of the decompressed text (for the header check)."""
     try:
-        return _inflater(codec).decompress(raw, _HEADER_BYTES)
+        return _inflater(codec).decompress(raw, size)
     except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
         raise InputError(path, f"corrupt {codec} data ({exc})") from None
 
@@ -123,10 +250,15 @@ def _check_text(head: bytes, path: str) -> None:
 
 
 def _grid_capacity_check(points: int, raw_size: int, codec: str | None, path: str, limits: ReadLimits) -> None:
-    """Refuse a declared grid before allocating it: over the limit, or more than the file can hold."""
+    """Refuse a declared grid before allocating it: over the limit, more than the file can hold, or
+    a file larger than its declared grid can need."""
     if points > limits.max_grid_points:
         raise InputError(
             path, f"declared grid of {points:,} points exceeds the limit of {limits.max_grid_points:,} (ReadLimits)"
+        )
+    if raw_size > limits.text_bytes(points):
+        raise InputError(
+            path, f"file of {raw_size:,} bytes is larger than its declared grid of {points:,} points can need (ReadLimits)"
         )
     if codec is None:
         capacity = raw_size // limits.min_bytes_per_value
@@ -146,7 +278,7 @@ _reusable = threading.local()
 _REUSABLE_MAX_BYTES = 1 << 30
 
 
-def read_bytes_reusing(path: str | Path) -> memoryview | bytes:
+def read_bytes_reusing(path: str | Path, *, max_bytes: int | None = None) -> memoryview | bytes:
     """A file's bytes in a per-thread buffer reused by the next call (no fresh allocation per file).
 
     A fresh 38 MB ``bytes`` costs its page faults on every file (~12 ms of a 128³ CHGCAR's ~28 ms
@@ -154,14 +286,24 @@ def read_bytes_reusing(path: str | Path) -> memoryview | bytes:
     thread's next call: parse it, hash it, and let it go. Files over ``_REUSABLE_MAX_BYTES`` come
     back as plain ``bytes``.
 
+    Only regular files are read (:func:`~screener.io.filetype.open_regular`: a FIFO, socket or
+    device, directly or behind a symlink, is refused at once), and never more than ``max_bytes``.
+
     Raises:
-        InputError: the file cannot be read.
+        InputError: the file cannot be read, is not a regular file, or holds more than ``max_bytes``.
     """
+    fd = open_regular(path)
     try:
-        with open(path, "rb", buffering=0) as handle:
+        with open(fd, "rb", buffering=0, closefd=True) as handle:
             size = os.fstat(handle.fileno()).st_size
+            if max_bytes is not None and size > max_bytes:
+                raise InputError(
+                    str(path), f"file of {size:,} bytes is larger than any accepted density can need ({max_bytes:,}, ReadLimits)"
+                )
+            cap = size + 1 if max_bytes is None else min(size + 1, max_bytes + 1)
             if size > _REUSABLE_MAX_BYTES:
-                return handle.read()
+                data = handle.read(cap)
+                return _checked_size(data, path, max_bytes)
             buffer: bytearray | None = getattr(_reusable, "buffer", None)
             if buffer is None or len(buffer) < size + 1:
                 # a new object rather than a resize: an earlier view may still be exported
@@ -175,10 +317,16 @@ def read_bytes_reusing(path: str | Path) -> memoryview | bytes:
                 count += got
             if count > size:  # it grew while we read it; fall back to reading it in one piece
                 handle.seek(0)
-                return handle.read()
+                return _checked_size(handle.read(max_bytes + 1 if max_bytes is not None else -1), path, max_bytes)
             return view[:count]
     except OSError as exc:
         raise InputError(str(path), f"cannot read file ({exc.strerror or exc})") from None
+
+
+def _checked_size(data: bytes, path: str | Path, max_bytes: int | None) -> bytes:
+    if max_bytes is not None and len(data) > max_bytes:
+        raise InputError(str(path), f"file grew beyond {max_bytes:,} bytes while it was read (ReadLimits)")
+    return data
 
 
 class _BufferStream(io.RawIOBase):

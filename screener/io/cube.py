@@ -10,8 +10,7 @@ import numpy as np
 
 from ..config import BOHR_TO_ANGSTROM
 from ..errors import InputError
-from .buffers import _byte_stream
-from .chgcar import _check_lattice, _read_block
+from .chgcar import _check_lattice, _line, _read_block
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
@@ -45,10 +44,10 @@ def _floats(tokens: list[bytes], count: int, path: str, what: str) -> list[float
 
 def _cube_header(stream: IO[bytes], path: str) -> _CubeHeader:
     """Lines 3-6 of a cube file: atom count and origin, then three voxel counts and vectors."""
-    stream.readline()
-    stream.readline()
-    first = _floats(stream.readline().split(), 4, path, "line 3 (atoms, origin)")
-    axes = [_floats(stream.readline().split(), 4, path, f"line {4 + i} (voxels, vector)") for i in range(3)]
+    _line(stream, path)
+    _line(stream, path)
+    first = _floats(_line(stream, path).split(), 4, path, "line 3 (atoms, origin)")
+    axes = [_floats(_line(stream, path).split(), 4, path, f"line {4 + i} (voxels, vector)") for i in range(3)]
     n_atoms = int(first[0])
     counts = tuple(int(axis[0]) for axis in axes)
     if n_atoms < 0:
@@ -62,17 +61,17 @@ def _cube_header(stream: IO[bytes], path: str) -> _CubeHeader:
     return _CubeHeader(n_atoms, np.array(first[1:4]), counts, np.array([axis[1:4] for axis in axes]))  # type: ignore[arg-type]
 
 
-def _read_cube(path: str, text: bytes | memoryview) -> tuple[Structure, np.ndarray, tuple[int, int, int]]:
+def _read_cube(path: str, stream: IO[bytes]) -> tuple[Structure, np.ndarray, tuple[int, int, int]]:
+    """Structure, ρ (e/Å³, float64) and grid from a stream over the (decompressed) text."""
     from pymatgen.core import Element, Lattice, Structure
 
-    stream = _byte_stream(text)
     header = _cube_header(stream, path)
     scale = header.length_scale
     lattice = header.vectors * np.array(header.dims)[:, None] * scale
     _check_lattice(lattice, path)
     species, coords = [], []
     for index in range(header.n_atoms):
-        fields = _floats(stream.readline().split(), 5, path, f"atom line {index + 1}")
+        fields = _floats(_line(stream, path).split(), 5, path, f"atom line {index + 1}")
         try:
             species.append(Element.from_Z(int(fields[0])))
         except ValueError:
@@ -81,6 +80,15 @@ def _read_cube(path: str, text: bytes | memoryview) -> tuple[Structure, np.ndarr
     cartesian = (np.array(coords) - header.origin) * scale
     structure = Structure(Lattice(lattice), species, cartesian, coords_are_cartesian=True)
     values, _ = _read_block(stream, header.dims, path, 1, order="C")  # z fastest
-    if stream.read().strip():
+    if not _only_whitespace_left(stream):
         raise InputError(path, f"too many values in cube data: more than the {math.prod(header.dims):,} its grid declares")
-    return structure, values / scale**3, header.dims  # e/bohr³ → e/Å³
+    values /= scale**3  # e/bohr³ → e/Å³, in place
+    return structure, values, header.dims
+
+
+def _only_whitespace_left(stream: IO[bytes], *, chunk: int = 1 << 20) -> bool:
+    """True when the rest of the stream is whitespace (read in bounded chunks)."""
+    while block := stream.read(chunk):
+        if block.strip():
+            return False
+    return True

@@ -81,7 +81,9 @@ def part_files(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    parts = [p for p in folder.iterdir() if PART_PATTERN.match(p.name)]
+    from .filetype import is_regular_file
+
+    parts = [p for p in folder.iterdir() if PART_PATTERN.match(p.name) and is_regular_file(p)]  # never a FIFO
     return sorted(parts, key=lambda p: int(PART_PATTERN.match(p.name).group(1)))
 
 
@@ -89,9 +91,11 @@ def is_density_table(path: str | Path) -> bool:
     """True for a Parquet file (or a folder of part files) with the density table's columns."""
     import pyarrow.parquet as pq
 
+    from .filetype import is_regular_file
+
     path = Path(path)
     files = part_files(path) if path.is_dir() else [path]
-    if not files or not str(files[0]).endswith((".parquet", ".pq")):
+    if not files or not str(files[0]).endswith((".parquet", ".pq")) or not is_regular_file(files[0]):
         return False
     try:
         names = set(pq.read_schema(files[0]).names)

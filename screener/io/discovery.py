@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Iterable
 
 from . import density_table
+from .filetype import is_regular_file
 from .naming import looks_like_density, not_density_kind
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def discover(inputs: Iterable[str | Path], *, skipped: list[str] | None = None) 
             for path in _walk(item):
                 if looks_like_density(path.name):
                     add(path, item)
-                elif _is_parquet(path):
+                elif _is_parquet(path) and is_regular_file(path):  # never open a FIFO named *.parquet
                     folder = path.parent
                     if density_table.PART_PATTERN.match(path.name) and density_table.is_density_table(folder):
                         if folder not in tables:  # a folder of parts is one table

@@ -27,9 +27,9 @@ from .buffers import (
     _check_text,
     _grid_capacity_check,
     _hash_in_background,
-    _inflate,
     _inflate_head,
     detect_compression,
+    open_text,
     read_bytes_reusing,
 )
 from .chgcar import _guess_vasp_kind, _parse_vasp_header, _read_vasp_blocks, _scaled_float32
@@ -40,10 +40,10 @@ from .naming import is_cube_name, not_density_kind, record_name, vasp_kind_from_
 if TYPE_CHECKING:
     from pymatgen.core import Structure
 
-#: generous upper bound on bytes per written value (VASP writes 18), for the inflate cap.
-_MAX_BYTES_PER_VALUE = 40
-#: slack for headers and augmentation occupancies in the inflate cap.
-_INFLATE_SLACK = 64 << 20
+#: formats whose total density counts valence electrons, a whole number for a neutral cell.
+_VALENCE_FORMATS = ("chgcar", "chg")
+#: how far from a whole number a valence electron count may be before it is flagged, e.
+_ELECTRON_COUNT_TOLERANCE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,9 @@ class DensityRecord:
         return float(self.structure.volume)
 
 
-def input_bytes(path: str | Path) -> bytes | memoryview:
-    """The bytes that identify an input: a file's bytes (a per-thread reused view), or a table row's.
+def input_bytes(path: str | Path, *, max_bytes: int | None = None) -> bytes | memoryview:
+    """The bytes that identify an input: a file's bytes (a per-thread reused view; only a regular
+    file, never more than ``max_bytes``), or a table row's.
 
     Their SHA-256 is the input's id (resume and duplicate detection key on it).
     """
@@ -94,7 +95,7 @@ def input_bytes(path: str | Path) -> bytes | memoryview:
             return row_bytes(read_row(path))
         except (OSError, ValueError, IndexError) as exc:
             raise InputError(str(path), f"cannot read the table row ({exc})") from None
-    return read_bytes_reusing(path)
+    return read_bytes_reusing(path, max_bytes=max_bytes)
 
 
 def read_density(
@@ -135,6 +136,49 @@ def read_density(
 
 
 
+def _head(raw: bytes | memoryview, codec: str | None, path: str, size: int) -> bytes:
+    """The first ``size`` bytes of the (decompressed) text."""
+    return _inflate_head(raw, codec, path, size) if codec else bytes(raw[:size])
+
+
+def _vasp_header(raw, codec: str | None, path: str, head: bytes, limits: ReadLimits):
+    """Parse the header from ``head``, reading a longer head (up to ``limits.header_bytes``) when a
+    large cell's header does not fit in the first MiB. Returns (header, the head it came from)."""
+    size = len(head)
+    while True:
+        try:
+            return _parse_vasp_header(head, path), head
+        except InputError as exc:
+            cut = len(head) == size and "ends inside its structure header" in exc.reason
+            if not cut:
+                raise
+            if size >= limits.header_bytes:
+                raise InputError(path, f"structure header longer than {limits.header_bytes:,} bytes (ReadLimits.header_bytes)") from None
+        size = min(size * 8, limits.header_bytes)
+        head = _head(raw, codec, path, size)
+
+
+def _text_stream(raw, codec: str | None, path: str, points: int, limits: ReadLimits):
+    """The file's text as a stream: ``raw`` itself, a one-shot inflate when a gzip file's size fits
+    one block of the grid (the common case, fastest), or a streaming inflate capped at what the
+    declared grid can need."""
+    fast = points * limits.max_bytes_per_value + limits.header_bytes // 8
+    return open_text(raw, codec, path, max_bytes=limits.text_bytes(points), fast_bytes=fast)
+
+
+def electron_count_warning(record: DensityRecord) -> str | None:
+    """A warning (not an error) when a valence density's electron count is not a whole number."""
+    if record.format not in _VALENCE_FORMATS:
+        return None
+    nearest = round(record.n_electrons)
+    if abs(record.n_electrons - nearest) > _ELECTRON_COUNT_TOLERANCE:
+        return (
+            f"n_electrons {record.n_electrons:.6f} is not within {_ELECTRON_COUNT_TOLERANCE:g} of a whole number "
+            "(a cut-short, edited or charged-cell density?)"
+        )
+    return None
+
+
 def _read_density(
     path: str | Path, *, root: str | Path | None, limits: ReadLimits, raw: bytes | memoryview | None, sha256: str | None
 ) -> DensityRecord:
@@ -144,10 +188,10 @@ def _read_density(
     if kind:
         raise InputError(path_str, f"{kind} files hold volumetric data that is not a charge density; refused")
     if raw is None:
-        raw = read_bytes_reusing(path)
+        raw = read_bytes_reusing(path, max_bytes=limits.max_file_bytes)
     digest = _hash_in_background(raw) if sha256 is None else None
     codec = detect_compression(raw, filename)
-    head = _inflate_head(raw, codec, path_str) if codec else bytes(raw[:_HEADER_BYTES])
+    head = _head(raw, codec, path_str, _HEADER_BYTES)
     _check_text(head, path_str)
 
     magnetization = None
@@ -156,18 +200,17 @@ def _read_density(
         dims = _cube_header(io.BytesIO(head), path_str).dims
         points = math.prod(dims)
         _grid_capacity_check(points, len(raw), codec, path_str, limits)
-        text = _inflate(raw, codec, path_str, max_bytes=points * _MAX_BYTES_PER_VALUE + _INFLATE_SLACK) if codec else raw
-        structure, rho64, dims = _read_cube(path_str, text)
+        structure, rho64, dims = _read_cube(path_str, _text_stream(raw, codec, path_str, points, limits))
         n_electrons = float(rho64.mean() * structure.volume)
         rho = np.ascontiguousarray(rho64, dtype=np.float32)
+        del rho64
         fmt = "cube"
     else:
-        header = _parse_vasp_header(head, path_str)
+        header, head = _vasp_header(raw, codec, path_str, head, limits)
         dims, structure = header.dims, header.structure
         points = math.prod(dims)
         _grid_capacity_check(points, len(raw), codec, path_str, limits)
-        text = _inflate(raw, codec, path_str, max_bytes=4 * points * _MAX_BYTES_PER_VALUE + _INFLATE_SLACK) if codec else raw
-        blocks, n_electrons = _read_vasp_blocks(text, header, path_str)
+        blocks, n_electrons = _read_vasp_blocks(_text_stream(raw, codec, path_str, points, limits), header, path_str)
         inverse_volume = 1.0 / float(structure.volume)
         rho = _scaled_float32(blocks[0], inverse_volume)
         if len(blocks) == 2:
@@ -175,7 +218,8 @@ def _read_density(
         elif len(blocks) == 4:
             spin = "noncollinear"
             magnetization = np.stack([_scaled_float32(block, inverse_volume) for block in blocks[1:]])
-        fmt = vasp_kind_from_name(filename) or _guess_vasp_kind(text, header)
+        del blocks
+        fmt = vasp_kind_from_name(filename) or _guess_vasp_kind(head, header)
     if limits.check_electron_count and not (n_electrons > 0 and math.isfinite(n_electrons)):
         raise InputError(path_str, f"electron count {n_electrons:.4g} is not positive: not a charge density")
     return DensityRecord(

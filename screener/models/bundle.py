@@ -33,7 +33,7 @@ import torch
 
 from .. import __version__
 from ..config import AttentionConfig, AutoencoderConfig, LgbmConfig, RegridConfig
-from ..errors import BundleError
+from ..errors import BundleError, InputError
 from ..io.buffers import sha256_file
 from ..targets import TARGETS_BY_NAME
 from .attention import AttentionRegressor
@@ -222,6 +222,19 @@ def read_manifest(path: str | Path) -> dict:
         raise BundleError(f"{manifest_path}: unreadable manifest ({exc})") from None
 
 
+def _check_npy_header(path: Path) -> None:
+    """Refuse an ``.npy`` that needs pickle (object arrays) before anything loads it, naming the file."""
+    try:
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}[version]
+            _, _, dtype = reader(handle)
+    except Exception as exc:  # noqa: BLE001 - any malformed header is the file's fault
+        raise BundleError(f"{path}: not a valid .npy array ({type(exc).__name__}: {exc})") from None
+    if dtype.hasobject:
+        raise BundleError(f"{path}: object array that needs pickle to load; refused")
+
+
 def verify_bundle(path: str | Path, *, expect_grid: int | None = None) -> dict:
     """Check versions, file hashes and grid; return the manifest or raise :class:`BundleError`."""
     path = Path(path)
@@ -247,8 +260,14 @@ def verify_bundle(path: str | Path, *, expect_grid: int | None = None) -> dict:
             raise BundleError(f"{path / MANIFEST}: file entry {name!r} is not a plain file name")
         if not file_path.is_file():
             raise BundleError(f"{file_path}: missing from bundle")
-        if sha256_file(file_path) != expected:
+        try:
+            digest = sha256_file(file_path)
+        except InputError as exc:  # a FIFO or device named like a bundle file
+            raise BundleError(f"{file_path}: {exc.reason}") from None
+        if digest != expected:
             raise BundleError(f"{file_path}: SHA-256 does not match the manifest (file altered or corrupt)")
+        if name.endswith(".npy"):
+            _check_npy_header(file_path)
     if manifest.get("model_id") != manifest_digest(manifest)[:16]:
         raise BundleError(f"{path / MANIFEST}: content does not match its model_id (manifest altered)")
     grid = manifest.get("grid")

@@ -76,6 +76,8 @@ _SCALAR_TYPES = {
     pa.int64(): "BIGINT",
     pa.float32(): "FLOAT",
     pa.float64(): "DOUBLE",
+    pa.binary(): "BLOB",  # path_bytes: the raw bytes of a path that is not valid UTF-8
+    pa.large_binary(): "BLOB",
 }
 
 

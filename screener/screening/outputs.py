@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..errors import ConfigError
+from ..io.paths import display_path, from_columns, raw_path_bytes, safe_text
 from .schema import (
     ERRORS_DIR,
     ERRORS_SCHEMA,
@@ -43,8 +44,14 @@ PREDICTION_COLUMNS = [f.name for f in PREDICTIONS_SCHEMA if f.name not in ("run_
 
 
 def prediction_row(batch: dict[str, np.ndarray], i: int) -> dict:
-    """Row ``i`` of a predicted stage batch as a predictions-table row (NaN → None, numpy → Python)."""
-    row = {column: _scalar(batch, column, i) for column in PREDICTION_COLUMNS if column in batch}
+    """Row ``i`` of a predicted stage batch as a predictions-table row (NaN → None, numpy → Python).
+
+    ``path`` is the exact name (from ``path_bytes`` where the batch has it), as
+    :meth:`ResultWriter.add_prediction` expects; ``path_bytes`` is left to the writer.
+    """
+    row = {column: _scalar(batch, column, i) for column in PREDICTION_COLUMNS if column in batch and column != "path_bytes"}
+    row["path"] = from_columns(str(batch["path"][i]), batch["path_bytes"][i] if "path_bytes" in batch else None)
+    row["warning"] = row.get("warning") or None
     row["grid"] = [int(v) for v in batch["grid"][i]]
     return row
 
@@ -62,10 +69,14 @@ def write_table_atomically(table: pa.Table, path: Path) -> None:
     """Write Parquet (zstd) to ``.<name>.tmp`` beside ``path``, fsync, then rename into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, say: leave nothing half-written behind
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 @dataclass
@@ -117,11 +128,11 @@ def load_resume_state(out_dir: Path) -> ResumeState:
         log.info("removed %d incomplete part files left by an interrupted run", removed)
     try:
         for part in part_files(out_dir / PREDICTIONS_DIR):
-            table = pq.read_table(part, columns=["id", "path"])
-            state.predicted.update(zip(table.column("id").to_pylist(), table.column("path").to_pylist()))
+            table = pq.read_table(part)
+            state.predicted.update(zip(table.column("id").to_pylist(), _exact_paths(table)))
         for part in part_files(out_dir / ERRORS_DIR):
-            table = pq.read_table(part, columns=["path", "id"])
-            state.errors.update(zip(table.column("path").to_pylist(), table.column("id").to_pylist()))
+            table = pq.read_table(part)
+            state.errors.update(zip(_exact_paths(table), table.column("id").to_pylist()))
     except (OSError, pa.ArrowException) as exc:
         raise ConfigError(f"{out_dir}: cannot resume, a part file is unreadable ({exc}); move it away or use a new --output") from None
     manifest = out_dir / MANIFEST_NAME
@@ -130,16 +141,24 @@ def load_resume_state(out_dir: Path) -> ResumeState:
     return state
 
 
+def _exact_paths(table: pa.Table) -> list[str]:
+    """The exact path names of a part's rows (``path_bytes`` where set; parts of older runs lack it)."""
+    paths = table.column("path").to_pylist()
+    if "path_bytes" not in table.column_names:
+        return paths
+    return [from_columns(path, raw) for path, raw in zip(paths, table.column("path_bytes").to_pylist())]
+
+
 def drop_error_rows(out_dir: Path, paths: set[str], *, keep_run: str) -> int:
     """Remove earlier runs' error rows for ``paths`` (inputs this run predicted or failed again).
 
     Each affected part is rewritten atomically; returns the number of rows removed.
     """
     removed = 0
-    wanted = pa.array(sorted(paths), type=pa.string())
     for part in part_files(out_dir / ERRORS_DIR):
         table = pq.read_table(part)
-        stale = pc.and_(pc.is_in(table.column("path"), wanted), pc.not_equal(table.column("run_id"), keep_run))
+        matches = pa.array([path in paths for path in _exact_paths(table)], type=pa.bool_())
+        stale = pc.and_(matches, pc.not_equal(table.column("run_id"), keep_run))
         count = pc.sum(stale).as_py() or 0
         if not count:
             continue
@@ -152,19 +171,64 @@ def drop_error_rows(out_dir: Path, paths: set[str], *, keep_run: str) -> int:
     return removed
 
 
+def check_output_folder(out_dir: Path) -> None:
+    """Make sure ``out_dir`` exists (or can be created) and takes new files, before any work starts.
+
+    Raises:
+        ConfigError: one line naming the path and the reason (not a folder, read-only, immutable, ...).
+    """
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigError(f"output {out_dir} exists and is not a folder") from None
+    except NotADirectoryError:
+        raise ConfigError(f"cannot create output {out_dir}: a part of its path is a file, not a folder") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot create output {out_dir}: {exc.strerror or exc}") from None
+    probe = out_dir / f".write-test-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"cannot write to output {out_dir}: {exc.strerror or exc}") from None
+
+
+def remove_stale_registries(out_dir: Path) -> int:
+    """Remove ``.replicas-*`` folders left by runs that were killed (call while holding the lock)."""
+    import shutil
+
+    stale = [p for p in out_dir.glob(".replicas-*") if p.is_dir()]
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    return len(stale)
+
+
 @contextmanager
 def exclusive_output(out_dir: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``out_dir`` for one run (two runs into one folder would collide)."""
+    """Hold an exclusive lock on ``out_dir`` for one run (two runs into one folder would collide).
+
+    The lock file ``.lock`` is removed when the run ends, however it ends (a SIGKILLed run leaves
+    it, unlocked: the next run takes it over).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(out_dir / ".lock", "w")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    lock = out_dir / ".lock"
+    while True:
+        handle = open(lock, "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise ConfigError(f"another screener run is writing to {out_dir}") from None
+        try:  # the holder before us may have removed the file between our open and our lock
+            if os.fstat(handle.fileno()).st_ino == os.stat(lock).st_ino:
+                break
+        except FileNotFoundError:
+            pass
         handle.close()
-        raise ConfigError(f"another screener run is writing to {out_dir}") from None
     try:
         yield
     finally:
+        lock.unlink(missing_ok=True)  # removed before unlocking: no one can lock the old file after us
         fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()
 
@@ -190,6 +254,9 @@ class ResultWriter:
         self.created_at = _dt.datetime.now(_dt.timezone.utc)
 
     def add_prediction(self, row: dict, latent: np.ndarray, embedding: np.ndarray) -> None:
+        """Buffer one prediction row (``row["path"]`` is the exact name; stored as ``path`` + ``path_bytes``)."""
+        path = row["path"]
+        row = {**row, "path": display_path(path), "path_bytes": raw_path_bytes(path)}
         self._predictions.append({**row, "run_id": self.run_id, "created_at": self.created_at})
         self._latents.append((row["id"], np.asarray(latent, np.float32).ravel(), np.asarray(embedding, np.float32).ravel(), row.get("model_id")))
         if len(self._predictions) >= self.rows_per_part:
@@ -197,7 +264,8 @@ class ResultWriter:
 
     def add_error(self, *, path: str, file_id: str | None, stage: str, error_type: str, message: str) -> None:
         self._errors.append(
-            {"path": path, "id": file_id or None, "stage": stage, "error_type": error_type, "message": message, "run_id": self.run_id}
+            {"path": display_path(path), "path_bytes": raw_path_bytes(path), "id": file_id or None, "stage": stage,
+             "error_type": error_type, "message": safe_text(message), "run_id": self.run_id}  # fmt: skip
         )
         if len(self._errors) >= self.rows_per_part:
             self.flush()

@@ -15,8 +15,11 @@ every discovered input ends up once in predictions or in errors.
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import logging
 import math
+import os
+import shutil
 import sys
 import time
 import uuid
@@ -28,15 +31,19 @@ import numpy as np
 
 from .. import __version__
 from ..config import RunConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, Interrupted, ScreenerError
 from ..io.discovery import discover
+from ..io.paths import display_path, from_columns
+from .interrupts import SignalStop, StopOnSignals
 from .outputs import (
     ResultWriter,
     ResumeState,
+    check_output_folder,
     drop_error_rows,
     exclusive_output,
     load_resume_state,
     prediction_row,
+    remove_stale_registries,
     update_manifest,
 )
 from .ray_runtime import ray_session, stderr_to_file
@@ -160,59 +167,85 @@ def run_screen(
 
     start = time.perf_counter()
     say = _Steps(progress)
-    model_path = Path(model) if model else default_model_path()
+    model_path = (Path(model) if model else default_model_path()).absolute()  # Ray workers run elsewhere
     manifest = verify_bundle(model_path)  # fail fast, before starting anything
     output = Path(output)
     run_id = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     summary = RunSummary(run_id=run_id, output=output, model_id=manifest["model_id"])
     skipped_volumetric: list[str] = []
     files = discover(inputs, skipped=skipped_volumetric)
+    if not files:
+        raise ConfigError(f"no density files found under {', '.join(display_path(str(i)) for i in inputs)}")
     if config.limit is not None:
         files = files[: config.limit]
     summary.discovered = len(files)
     summary.not_densities = skipped_volumetric
+    check_output_folder(output)  # one clear line before anything starts
     say(f"found {len(files)} density files" + (f" and {len(skipped_volumetric)} other inputs, skipped: not densities" if skipped_volumetric else ""))
 
-    with exclusive_output(output):
+    with exclusive_output(output), StopOnSignals() as signals:
+        remove_stale_registries(output)
         state = _resume_state(output, config, model_id=manifest["model_id"])
         writer = ResultWriter(output, run_id, rows_per_part=config.rows_per_part)
         router = _Router(writer, summary, state)
         todo = files
-        if files and (state.predicted or state.errors):
+        if state.predicted or state.errors:
             done, left = triage([(f.path, f.root) for f in files], skip_ids=frozenset(state.predicted),
                                 skip_errors=frozenset() if config.retry_errors else state.error_pairs)  # fmt: skip
             router.consume(rows_to_batch(done, n_tabular=0))
             todo = [files[i] for i in left]
-            say(f"{len(files) - len(todo)} already in {output} (resume), {len(todo)} left")
+            say(f"{len(files) - len(todo)} already in {display_path(str(output))} (resume), {len(todo)} left")
         summary.engine = engine = choose_engine(config, len(todo))
-        registry = output / f".replicas-{run_id}"
+        registry = output.absolute() / f".replicas-{run_id}"
         readers = replicas = 0
-        if not todo:
-            pass  # nothing left to read: no model is loaded, no engine started
-        elif engine == "local":
-            readers = replicas = 1
-            say(f"screening {len(todo)} files in this process (engine local; Ray is used above {config.local_max_files} files)")
-            _run_in_process(todo, model_path, config, state=state, router=router, progress=progress, registry=registry)
-        else:
-            with stderr_to_file(output / RAY_LOG) as terminal:
-                say.stream = terminal
-                say(f"starting Ray ({'joining ' + config.address if config.address else 'local instance'}); its log: {output / RAY_LOG}")
-                with ray_session(address=config.address, cpus=config.cpus):
-                    resources = check_resources(config.gpus)
-                    readers, replicas = _replica_counts(config, resources)
-                    say(f"loading the model in {replicas} replica(s), {readers} read actor(s); then screening {len(todo)} files")
-                    _stream(todo, model_path, config, readers=readers, replicas=replicas, state=state,
-                            router=router, progress=progress, registry=registry, bar_file=terminal)  # fmt: skip
-                say.stream = None
-        writer.flush()
-        summary.replicas = read_replica_registry(registry)
-        superseded = router.superseded
-        if superseded:
-            removed = drop_error_rows(output, superseded, keep_run=run_id)
-            log.info("removed %d error rows of earlier runs for inputs this run handled again", removed)
+        status = "complete"
+        try:
+            if not todo:
+                pass  # nothing left to read: no model is loaded, no engine started
+            elif engine == "local":
+                readers = replicas = 1
+                say(f"screening {len(todo)} files in this process (engine local; Ray is used above {config.local_max_files} files)")
+                _run_in_process(todo, model_path, config, state=state, router=router, progress=progress, registry=registry)
+            else:
+                with stderr_to_file(output / RAY_LOG) as terminal:
+                    say.stream = terminal
+                    say(f"starting Ray ({'joining ' + config.address if config.address else 'local instance'}); its log: {output / RAY_LOG}")
+                    try:
+                        with ray_session(address=config.address, cpus=config.cpus, gpus=config.gpus):
+                            signals.rearm()  # ray.init installs its own SIGTERM handler
+                            resources = check_resources(config.gpus)
+                            readers, replicas = _replica_counts(config, resources)
+                            say(f"loading the model in {replicas} replica(s), {readers} read actor(s); then screening {len(todo)} files")
+                            _stream(todo, model_path, config, readers=readers, replicas=replicas, state=state,
+                                    router=router, progress=progress, registry=registry, bar_file=terminal)  # fmt: skip
+                    finally:
+                        say.stream = None
+            writer.flush()
+            summary.replicas = read_replica_registry(registry)
+        except SignalStop as stop:  # stop feeding, keep what finished, say how to continue
+            status = "interrupted"
+            _save_after_interrupt(writer, output)
+            interrupted = Interrupted(stop.signum, writer.counts["predicted"] + writer.counts["errors"])
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise ConfigError(
+                    f"disk full writing to {output}: {writer.counts['predicted'] + writer.counts['errors']} inputs of this run "
+                    "were saved; free some space and rerun with --resume to continue"
+                ) from None
+            raise
+        finally:
+            shutil.rmtree(registry, ignore_errors=True)
+        if status == "complete":
+            superseded = router.superseded
+            if superseded:
+                removed = drop_error_rows(output, superseded, keep_run=run_id)
+                log.info("removed %d error rows of earlier runs for inputs this run handled again", removed)
         summary.seconds = time.perf_counter() - start
         summary.predicted = writer.counts["predicted"]
-        update_manifest(output, _run_record(summary, inputs, model_path, config, readers, replicas, len(skipped_volumetric)))
+        record = _run_record(summary, inputs, model_path, config, readers, replicas, len(skipped_volumetric))
+        update_manifest(output, {**record, "status": status})
+    if status == "interrupted":
+        raise interrupted
     return summary
 
 
@@ -229,6 +262,7 @@ class _Steps:
 
 
 def _run_in_process(files, model_path: Path, config: RunConfig, *, state: ResumeState, router, progress: bool, registry: Path) -> None:
+    """The local engine with a progress bar (a SIGINT/SIGTERM raises ``SignalStop`` here, as in the Ray engine)."""
     from tqdm.auto import tqdm
 
     from .local import run_local
@@ -239,6 +273,14 @@ def _run_in_process(files, model_path: Path, config: RunConfig, *, state: Resume
                   on_model_loaded=lambda: bar.set_postfix_str("model loaded", refresh=True), registry=registry)  # fmt: skip
     finally:
         bar.close()
+
+
+def _save_after_interrupt(writer: ResultWriter, output: Path) -> None:
+    """Write the finished rows still buffered (a full disk here is reported, not raised over the interrupt)."""
+    try:
+        writer.flush()
+    except OSError as exc:
+        log.error("could not save the last finished rows to %s: %s", output, exc.strerror or exc)
 
 
 def _resume_state(output: Path, config: RunConfig, *, model_id: str) -> ResumeState:
@@ -296,7 +338,8 @@ def _stream(files, model_path, config: RunConfig, *, readers, replicas, state: R
     context.wait_for_min_actors_s = config.replica_start_timeout_s
     # Bound what is in flight: Ray Data applies back-pressure when this object-store budget is used.
     context.execution_options.resource_limits = ExecutionResources.for_limits(object_store_memory=config.in_flight_bytes)
-    items = [{"path": f.path, "root": f.root} for f in files]
+    # Exact names travel as bytes (any name a file system allows); ``path`` is a readable UTF-8 form.
+    items = [{"path": display_path(f.path), "path_bytes": os.fsencode(f.path), "root_bytes": os.fsencode(f.root)} for f in files]
     # Enough blocks that every replica gets work even for small inputs, at most one per file.
     blocks = min(len(items), max(math.ceil(len(items) / config.read_batch_size), 2 * replicas))
     dataset = ray.data.from_items(items, override_num_blocks=max(1, blocks))
@@ -330,13 +373,33 @@ def _stream(files, model_path, config: RunConfig, *, readers, replicas, state: R
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
             router.consume(batch)
             bar.update(len(batch["path"]))
-    except ray.exceptions.GetTimeoutError:
+    except Exception as exc:  # noqa: BLE001 - a replica that refused its bundle: one line naming the file
+        refusal = _screener_error_in(exc)
+        if refusal is not None:
+            raise refusal from None
+        if not isinstance(exc, ray.exceptions.GetTimeoutError):
+            raise
         raise ConfigError(
             f"the {replicas} model replica(s) did not all start within {config.replica_start_timeout_s} s "
             "(RunConfig.replica_start_timeout_s); the cluster may lack the CPUs, GPUs or memory they need"
         ) from None
     finally:
         bar.close()
+
+
+def _screener_error_in(exc: BaseException) -> ScreenerError | None:
+    """The project error (a replica's ``BundleError``, say) inside Ray's wrapping exceptions, if any."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ScreenerError):
+            return type(current)(*current.args) if not isinstance(current, Interrupted) else None
+        todo += [getattr(current, "cause", None), current.__cause__, current.__context__]
+    return None
 
 
 def read_replica_registry(folder: Path) -> list[dict]:
@@ -375,7 +438,8 @@ class _Router:
             self._route(batch, i)
 
     def _route(self, batch: dict[str, np.ndarray], i: int) -> None:
-        status, path, file_id = str(batch["status"][i]), str(batch["path"][i]), str(batch["id"][i] or "")
+        status, file_id = str(batch["status"][i]), str(batch["id"][i] or "")
+        path = from_columns(str(batch["path"][i]), batch["path_bytes"][i] if "path_bytes" in batch else None)
         if path in self.handled:
             return  # re-delivered by a retried task
         worker = str(batch["worker"][i]) if "worker" in batch else ""

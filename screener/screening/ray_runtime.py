@@ -1,7 +1,9 @@
 """Starting and joining Ray, shared by the two engines (screening and DFT); nothing else imports Ray.
 
 A local instance is started with ``address="local"`` (a stale cluster file never hijacks it),
-without the dashboard, and shut down afterwards; joining a ``ray start`` cluster sets token
+without the dashboard, from the package's own folder (workers never import a ``screener`` folder
+from the caller's working directory), watched by a reaper process (nothing of it outlives a
+SIGKILLed driver), and shut down afterwards; joining a ``ray start`` cluster sets token
 authentication first when a token is at hand.
 """
 
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..errors import ConfigError
+from .reaper import start_reaper, stop_reaper
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +38,41 @@ def auth_environment(address: str | None) -> bool:
     return False
 
 
+def local_gpu_count() -> int:
+    """NVIDIA GPUs this machine shows (``CUDA_VISIBLE_DEVICES`` when set), without importing torch or Ray."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
+    proc = Path("/proc/driver/nvidia/gpus")
+    if proc.is_dir():
+        return sum(1 for _ in proc.iterdir())
+    return sum(1 for p in Path("/dev").glob("nvidia[0-9]*"))
+
+
 @contextmanager
-def ray_session(*, address: str | None, cpus: int | None) -> Iterator[None]:
+def _package_cwd() -> Iterator[None]:
+    """Run ``ray.init`` from the folder the installed package sits in.
+
+    Ray puts the driver's working directory first on every worker's ``sys.path``; a folder named
+    ``screener`` there (a checkout, say) would then shadow the installed package in the workers.
+    From the package's own parent folder the workers import exactly what the driver imports.
+    """
+    previous = os.getcwd()
+    os.chdir(Path(__file__).resolve().parents[2])
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+@contextmanager
+def ray_session(*, address: str | None, cpus: int | None, gpus: int = 0) -> Iterator[None]:
     """Use the Ray instance already initialized in this process, join ``address``, or start a local one.
 
     Args:
         address: Ray address to join (None: start a local instance).
         cpus: CPUs of a local instance (None: all cores).
+        gpus: GPUs the run needs; a local instance refuses more than the machine has before starting.
     """
     already_imported = "ray" in sys.modules
     if auth_environment(address) and already_imported:
@@ -54,20 +85,39 @@ def ray_session(*, address: str | None, cpus: int | None) -> Iterator[None]:
     if ray.is_initialized():
         yield
         return
+    if not address and gpus > (available := local_gpu_count()):
+        raise ConfigError(
+            f"--gpus {gpus} asks for {gpus} GPU replicas but this machine has {available} GPU(s); "
+            "use --gpus 0 for CPU replicas, or join a cluster with GPUs (--address)"
+        )
     options = {"include_dashboard": False, "logging_level": logging.WARNING, "log_to_driver": True}
     try:
-        if address:
-            ray.init(address=address, **options)
-        else:
-            ray.init(address="local", num_cpus=cpus, **options)
+        with _package_cwd():
+            if address:
+                ray.init(address=address, **options)
+            else:
+                ray.init(address="local", num_cpus=cpus, **options)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         target = address or "a local instance"
         hint = " (a cluster started with `ray start` needs RAY_AUTH_MODE=token and its token)" if address else ""
         raise ConfigError(f"cannot start or join Ray at {target}: {exc}{hint}") from None
+    reaper = start_reaper(_local_ray_pids()) if not address else None
     try:
         yield
     finally:
-        ray.shutdown()
+        try:
+            ray.shutdown()
+        finally:
+            stop_reaper(reaper)
+
+
+def _local_ray_pids() -> list[int]:
+    """PIDs of the Ray processes this driver started (GCS, raylet, monitors), from Ray's node record."""
+    import ray
+
+    node = getattr(ray._private.worker, "_global_node", None)
+    processes = getattr(node, "all_processes", {}) or {}
+    return [info.process.pid for infos in processes.values() for info in infos if getattr(info, "process", None)]
 
 
 @contextmanager

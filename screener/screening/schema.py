@@ -7,7 +7,9 @@ Layout of an output directory::
     OUT/errors/part-<run>-<seq>.parquet
     OUT/manifest.json
 
-Older runs may lack newer columns; readers use ``union_by_name``.
+Older runs may lack newer columns; readers use ``union_by_name``. Any path name is kept: ``path`` is
+valid UTF-8 (undecodable bytes escaped as ``\\xNN``), ``path_bytes`` holds the exact bytes when the
+name is not valid UTF-8 (:mod:`screener.io.paths`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ def _prediction_fields() -> list[pa.Field]:
     fields = [
         pa.field("id", pa.string(), nullable=False),  # SHA-256 of the file's bytes
         pa.field("name", pa.string()),  # calculation folder or file stem (labels key on it)
-        pa.field("path", pa.string()),
+        pa.field("path", pa.string()),  # UTF-8; bytes that are not valid UTF-8 appear as \xNN escapes
+        pa.field("path_bytes", pa.binary()),  # the raw path when it is not valid UTF-8 (null otherwise)
         pa.field("formula", pa.string()),  # reduced formula
         pa.field("n_sites", pa.int32()),
         pa.field("volume", pa.float64()),  # Å³
@@ -36,6 +39,7 @@ def _prediction_fields() -> list[pa.Field]:
         pa.field("grid", pa.list_(pa.int32())),  # source grid [nx, ny, nz]
         pa.field("recon_error", pa.float64()),  # autoencoder MSE in the model's input space
         pa.field("ood_score", pa.float64()),  # recon_error / 95th percentile of training recon errors
+        pa.field("warning", pa.string()),  # e.g. a valence electron count that is not a whole number (null: none)
     ]
     for target in TARGET_NAMES:
         fields += [
@@ -68,7 +72,8 @@ LATENTS_SCHEMA = pa.schema(
 
 ERRORS_SCHEMA = pa.schema(
     [
-        pa.field("path", pa.string(), nullable=False),
+        pa.field("path", pa.string(), nullable=False),  # as in predictions: escaped UTF-8
+        pa.field("path_bytes", pa.binary()),  # the raw path when it is not valid UTF-8 (null otherwise)
         pa.field("id", pa.string()),  # null when the file could not be hashed
         pa.field("stage", pa.string()),  # discover | read | validate | regrid | predict | duplicate
         pa.field("error_type", pa.string()),

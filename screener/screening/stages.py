@@ -57,11 +57,12 @@ def read_one(
             (a file that changed since has another id and is read again).
     """
     from ..errors import InputError
-    from ..io.reading import input_bytes, read_density
+    from ..io.reading import electron_count_warning, input_bytes, read_density
 
     file_id, raw = None, None
     try:
-        raw = input_bytes(path)  # a file's bytes (valid until this thread's next read) or a table row's
+        # a file's bytes (valid until this thread's next read; never more than ReadLimits allows) or a table row's
+        raw = input_bytes(path, max_bytes=limits.max_file_bytes)
         if skip_ids or skip_errors:  # resuming: decide from the hash before parsing anything
             file_id = hashlib.sha256(raw).hexdigest()
             if (path, file_id) in skip_errors:  # first: a recorded duplicate stays one error row
@@ -77,7 +78,7 @@ def read_one(
         return _error_row(path, file_id=file_id, stage="read", error_type=type(exc).__name__, message=str(exc) or repr(exc))
     try:
         return density_row(record.structure, record.rho, name=record.name, path=path, file_id=record.sha256,
-                           n_electrons=record.n_electrons, volume=record.volume)  # fmt: skip
+                           n_electrons=record.n_electrons, volume=record.volume, warning=electron_count_warning(record))  # fmt: skip
     except Exception as exc:  # noqa: BLE001 - featurization failures are rows too
         return _error_row(path, file_id=record.sha256, stage="featurize", error_type=type(exc).__name__, message=str(exc))
 
@@ -91,6 +92,7 @@ def density_row(
     file_id: str,
     n_electrons: float,
     volume: float | None = None,
+    warning: str | None = None,
 ) -> dict:
     """A read row (status ``ok``) from a structure and its density, for :class:`PredictBatch`.
 
@@ -100,6 +102,7 @@ def density_row(
         name, path, file_id: the row's ``name``, ``path`` and ``id`` columns.
         n_electrons: electrons in the cell (the integral of ``rho`` over it).
         volume: cell volume in Å³ (default: the structure's).
+        warning: the row's ``warning`` (e.g. an electron count that is not a whole number).
 
     Raises:
         Exception: whatever featurization raises (the caller decides whether it becomes a row).
@@ -121,6 +124,7 @@ def density_row(
         "volume": float(structure.volume if volume is None else volume),
         "density": float(structure.density),
         "n_electrons": float(n_electrons),
+        "warning": warning or "",
         "grid": np.asarray(rho.shape, dtype=np.int32),
         "lattice": structure.lattice.matrix.reshape(-1).astype(np.float64),
         "tabular": tabular.astype(np.float64),
@@ -174,11 +178,19 @@ def triage(
 
 
 def rows_to_batch(rows: list[dict], *, n_tabular: int) -> dict[str, np.ndarray]:
-    """Rows (some ok, some not) → one column batch with the same columns for every row."""
+    """Rows (some ok, some not) → one column batch with the same columns for every row.
+
+    Text is made valid UTF-8 (Arrow refuses anything else): ``path`` is escaped for display and
+    ``path_bytes`` carries the exact name (:mod:`screener.io.paths`).
+    """
+    from ..io.paths import display_path, safe_text
+
     n = len(rows)
     batch: dict[str, np.ndarray] = {}
-    for column in ("path", "id", "status", "stage", "error_type", "message", "name", "formula"):
-        batch[column] = np.array([row.get(column, "") or "" for row in rows], dtype=object)
+    for column in ("id", "status", "stage", "error_type", "message", "name", "formula", "warning"):
+        batch[column] = np.array([safe_text(row.get(column, "") or "") for row in rows], dtype=object)
+    batch["path"] = np.array([display_path(row["path"]) for row in rows], dtype=object)
+    batch["path_bytes"] = np.array([os.fsencode(row["path"]) for row in rows], dtype=object)
     for column, dtype in (("n_sites", np.int64), ("volume", np.float64), ("density", np.float64), ("n_electrons", np.float64)):
         batch[column] = np.array([row.get(column, 0) for row in rows], dtype=dtype)
     batch["grid"] = np.stack([row.get("grid", np.zeros(3, np.int32)) for row in rows]) if n else np.zeros((0, 3), np.int32)
@@ -195,13 +207,13 @@ def read_batch(
     skip_ids: frozenset[str] = frozenset(),
     skip_errors: frozenset[tuple[str, str]] = frozenset(),
 ) -> dict[str, np.ndarray]:
-    """Stage 1 (CPU): ``{"path", "root"}`` → rows ready for prediction (or error/skip rows)."""
+    """Stage 1 (CPU): ``{"path", "root"}`` (or the exact names as ``path_bytes``, ``root_bytes``)
+    → rows ready for prediction (or error/skip rows)."""
     from ..models.features import tabular_feature_names
 
-    rows = [
-        read_one(str(p), str(r), limits=limits, skip_ids=skip_ids, skip_errors=skip_errors)
-        for p, r in zip(batch["path"], batch["root"])
-    ]
+    paths = [os.fsdecode(bytes(p)) for p in batch["path_bytes"]] if "path_bytes" in batch else [str(p) for p in batch["path"]]
+    roots = [os.fsdecode(bytes(r)) for r in batch["root_bytes"]] if "root_bytes" in batch else [str(r) for r in batch["root"]]
+    rows = [read_one(p, r, limits=limits, skip_ids=skip_ids, skip_errors=skip_errors) for p, r in zip(paths, roots)]
     return rows_to_batch(rows, n_tabular=len(tabular_feature_names()))
 
 

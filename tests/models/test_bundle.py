@@ -152,3 +152,22 @@ def test_mc_dropout_spread_is_reproducible_per_sample_whatever_the_batch(bundle_
         assert np.all(spread > 0), target
         np.testing.assert_allclose(spread, backwards[target + "_std"][::-1], rtol=1e-5, err_msg=target)
         np.testing.assert_allclose(spread[2:3], alone[target + "_std"], rtol=1e-5, err_msg=target)
+
+
+def test_pickled_npy_with_recomputed_hashes_is_refused_in_one_line(bundle_dir: Path, tmp_path: Path) -> None:
+    """An object array (needs pickle) with its hash and model id recomputed is refused by
+    verify_bundle, before any replica loads it, in one line naming the file."""
+    from screener.io.buffers import sha256_file
+    from screener.models.bundle import manifest_digest
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, copy)
+    victim = next(copy.glob("*.npy"))
+    np.save(victim, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["files"][victim.name] = sha256_file(victim)
+    manifest["model_id"] = manifest_digest(manifest)[:16]
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError) as info:
+        verify_bundle(copy)
+    assert str(victim) in str(info.value) and "pickle" in str(info.value) and "\n" not in str(info.value)

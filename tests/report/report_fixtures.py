@@ -68,7 +68,8 @@ def write_fixture(root: Path, n: int, *, seed: int = 0, model_id: str | None = N
     columns["model_id"] = [model_id] * n
     columns["run_id"] = [RUN_ID] * n
     columns["created_at"] = pa.array([0] * n, pa.timestamp("us", tz="UTC"))
-    table = pa.table({f.name: pa.array(columns[f.name], f.type) for f in PREDICTIONS_SCHEMA}, schema=PREDICTIONS_SCHEMA)
+    # columns the fixture does not set (path_bytes, warning) are null, as for ordinary well-formed files
+    table = pa.table({f.name: pa.array(columns.get(f.name, [None] * n), f.type) for f in PREDICTIONS_SCHEMA}, schema=PREDICTIONS_SCHEMA)
     half = n // 2
     for sub in ("predictions", "latents", "errors"):
         (root / sub).mkdir(parents=True, exist_ok=True)
@@ -88,6 +89,7 @@ def write_fixture(root: Path, n: int, *, seed: int = 0, model_id: str | None = N
     errors = pa.table(
         {
             "path": [f"/data/bad/{i}/CHGCAR" for i in range(len(ERRORS))],
+            "path_bytes": [None] * len(ERRORS),
             "id": [None, None, "f" * 64],
             "stage": [e[0] for e in ERRORS],
             "error_type": [e[1] for e in ERRORS],
