@@ -46,7 +46,7 @@ from .outputs import (
     remove_stale_registries,
     update_manifest,
 )
-from .ray_runtime import ray_session, stderr_to_file
+from .ray_runtime import check_local_gpus, ray_session, stderr_to_file
 from .stages import PredictBatch, read_batch, rows_to_batch, triage
 
 log = logging.getLogger(__name__)
@@ -181,6 +181,7 @@ def run_screen(
     summary.discovered = len(files)
     summary.not_densities = skipped_volumetric
     check_output_folder(output)  # one clear line before anything starts
+    check_local_gpus(address=config.address, gpus=config.gpus)
     say(f"found {len(files)} density files" + (f" and {len(skipped_volumetric)} other inputs, skipped: not densities" if skipped_volumetric else ""))
 
     with exclusive_output(output), StopOnSignals() as signals:

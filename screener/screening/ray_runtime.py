@@ -65,6 +65,22 @@ def _package_cwd() -> Iterator[None]:
         os.chdir(previous)
 
 
+def check_local_gpus(*, address: str | None, gpus: int) -> None:
+    """Refuse more GPUs than this machine has when a local instance is to be started for them
+    (not when joining ``address``, nor when Ray already runs in this process: it says what it has).
+
+    Raises:
+        ConfigError: ``gpus`` beyond the machine's GPUs.
+    """
+    if address or gpus <= 0 or ("ray" in sys.modules and sys.modules["ray"].is_initialized()):
+        return
+    if gpus > (available := local_gpu_count()):
+        raise ConfigError(
+            f"--gpus {gpus} asks for {gpus} GPU replicas but this machine has {available} GPU(s); "
+            "use --gpus 0 for CPU replicas, or join a cluster with GPUs (--address)"
+        )
+
+
 @contextmanager
 def ray_session(*, address: str | None, cpus: int | None, gpus: int = 0) -> Iterator[None]:
     """Use the Ray instance already initialized in this process, join ``address``, or start a local one.
@@ -85,11 +101,7 @@ def ray_session(*, address: str | None, cpus: int | None, gpus: int = 0) -> Iter
     if ray.is_initialized():
         yield
         return
-    if not address and gpus > (available := local_gpu_count()):
-        raise ConfigError(
-            f"--gpus {gpus} asks for {gpus} GPU replicas but this machine has {available} GPU(s); "
-            "use --gpus 0 for CPU replicas, or join a cluster with GPUs (--address)"
-        )
+    check_local_gpus(address=address, gpus=gpus)
     options = {"include_dashboard": False, "logging_level": logging.WARNING, "log_to_driver": True}
     try:
         with _package_cwd():
