@@ -39,12 +39,33 @@ def reduce_cell(structure: Structure, *, config: DftConfig) -> Structure:
     k-points instead of 16. Falls back to the input cell when reduction fails.
     """
     if not config.reduce_cell:
-        return structure
+        return right_handed(structure)
     try:
         primitive = structure.get_primitive_structure(tolerance=config.primitive_tolerance_a)
-        return primitive.get_reduced_structure("niggli")
+        return right_handed(primitive.get_reduced_structure("niggli"))
     except Exception:  # spglib/pymatgen raise several types on odd cells; the SCF still runs
-        return structure
+        return right_handed(structure)
+
+
+def right_handed(structure: Structure) -> Structure:
+    """The same crystal in a right-handed basis in standard orientation (a along x, b in the xy plane).
+
+    A Niggli cell can come out left-handed or with negative diagonal entries (BeCu, YAu, ZrAl in
+    the B2 structure): GPAW then fails with ``ValueError: negative dimensions`` while drawing the
+    cell for its log. A left-handed basis is first negated (the same crystal, not its mirror image),
+    then rotated into standard orientation; fractional coordinates and the density's grid axes
+    stay as they are.
+    """
+    import numpy as np
+    from pymatgen.core import Lattice, Structure
+
+    matrix = structure.lattice.matrix
+    frac = structure.frac_coords
+    if np.linalg.det(matrix) < 0:
+        matrix, frac = -matrix, -frac
+    lattice = Lattice(matrix)
+    standard = Lattice.from_parameters(*lattice.abc, *lattice.angles)
+    return Structure(standard, structure.species, frac % 1.0, site_properties=structure.site_properties)
 
 
 def plan_scf(structure: Structure, *, config: DftConfig) -> ScfPlan:

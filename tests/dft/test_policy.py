@@ -46,3 +46,18 @@ def test_cheapest_first_puts_spin_polarized_and_hard_cutoff_cells_after_plain_on
     order = [it.id for it in order_inputs(items, order="cheapest", config=DftConfig())]
     assert order == ["bad", "nacl", "mgo", "feo"]
     assert [it.id for it in order_inputs(items, order="input", config=DftConfig())] == ["feo", "nacl", "mgo", "bad"]
+
+
+def test_cells_are_made_right_handed_for_gpaw():
+    import numpy as np
+
+    from screener.dft.policy import right_handed
+
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+
+    for matrix in (-np.eye(3) * 3.0, np.diag([-3.0, -3.0, 3.0])):  # left-handed; right-handed, negative diagonal
+        cell = Structure(Lattice(matrix), ["Li", "Ga"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+        fixed = right_handed(cell)
+        assert np.linalg.det(fixed.lattice.matrix) > 0 and np.all(np.diag(fixed.lattice.matrix) > 0)
+        assert StructureMatcher().fit(fixed, cell)  # the same crystal
+        assert np.all(np.diag(reduce_cell(cell, config=DftConfig()).lattice.matrix) > 0)
