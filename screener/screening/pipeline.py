@@ -181,6 +181,7 @@ def run_screen(
     summary.discovered = len(files)
     summary.not_densities = skipped_volumetric
     check_output_folder(output)  # one clear line before anything starts
+    choose_engine(config, len(files))  # contradictory options (--engine local with --gpus) first
     check_local_gpus(address=config.address, gpus=config.gpus)
     say(f"found {len(files)} density files" + (f" and {len(skipped_volumetric)} other inputs, skipped: not densities" if skipped_volumetric else ""))
 
