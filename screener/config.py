@@ -15,6 +15,7 @@ BOHR_TO_ANGSTROM = 0.529177210903
 RegridMethod = Literal["fourier", "trilinear"]
 RegridFrame = Literal["fractional", "cartesian"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
+Engine = Literal["auto", "ray", "local"]
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,11 @@ class RunConfig:
     """One ``screener run``.
 
     Attributes:
+        engine: ``local`` runs the stages in this process (no Ray start: the fastest for small
+            inputs), ``ray`` streams them through Ray actors, ``auto`` picks ``local`` up to
+            ``local_max_files`` files left to do and Ray above. ``address`` or ``gpus > 0`` always mean Ray.
+        local_max_files: the crossover of ``auto``, in files left to read (measured on a 2-core
+            machine, ``benchmarks/PIPELINE.md``).
         gpus: GPU actor replicas (0: the same stages on CPU actors).
         cpus: CPUs for a local Ray instance (None: all).
         batch_size: densities per model call.
@@ -218,6 +224,8 @@ class RunConfig:
             listed in the manifest; a replica that cannot start fails the run instead of hanging).
     """
 
+    engine: Engine = "auto"
+    local_max_files: int = 800
     gpus: int = 0
     cpus: int | None = None
     batch_size: int = 8

@@ -1,6 +1,6 @@
 """Quantities derived from the bulk modulus K and shear modulus G (GPa) and the structure.
 
-Formulas (see DESIGN.md §3):
+Formulas (with their sources):
 
 * Young's modulus E = 9KG / (3K + G)                        (GPa)
 * Poisson ratio ν = (3K − 2G) / (6K + 2G)                   (dimensionless)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-# Keep every Ray process of the tests on loopback (DESIGN.md §6).
+# Keep every Ray process of the tests on loopback (see "Run on a Ray cluster" in README.md).
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 REPO = Path(__file__).resolve().parents[1]

@@ -24,7 +24,8 @@ ALLOWED = {
     "dft": {"io", "screening"},  # the CHGCAR writer and density table; Ray start/join (screening.ray_runtime)
     "query": {"screening"},
     "report": {"screening", "query"},
-    "cli": {"io", "grid", "synth", "models", "training", "screening", "dft", "query", "report"},
+    "api": {"io", "grid", "models", "screening", "query"},  # screener/api.py: the Python API over the stages
+    "cli": {"io", "grid", "synth", "models", "training", "screening", "dft", "query", "report", "api"},
 }
 
 
@@ -61,6 +62,8 @@ def _exists(module: str) -> bool:
 
 
 def _layer(module: str) -> str | None:
+    if module == "screener.api":  # a top-level module, but a layer of its own (above query, below cli)
+        return "api"
     parts = module.split(".")
     return parts[1] if len(parts) > 2 or (len(parts) == 2 and (PACKAGE / parts[1]).is_dir()) else None
 

@@ -7,7 +7,14 @@ import click
 from .train_cmd import parse_mapping
 
 
-@click.command()
+@click.command(
+    epilog="""\b
+Examples:
+  screener evaluate --model my-bundle --chgcars runs/ --labels labels.csv --out eval/
+  screener evaluate --model my-bundle --chgcars runs/ --labels labels.csv --out eval/ \\
+      --split my-bundle.work/splits.csv --subset test
+""",
+)
 @click.option("--model", required=True, type=click.Path(exists=True, file_okay=False), help="Bundle directory.")
 @click.option("--chgcars", multiple=True, required=True, type=click.Path(exists=True), help="Densities (folder, file or list). Repeatable.")
 @click.option("--labels", "labels_path", required=True, type=click.Path(exists=True, dir_okay=False), help="CSV or Parquet labels.")
@@ -17,7 +24,7 @@ from .train_cmd import parse_mapping
 @click.option("--map", "mapping", multiple=True, metavar="COLUMN=TARGET", help="Label column for a target. Repeatable.")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=1000, show_default=True, help="Bootstrap resamples for 95% intervals.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes for reading densities.")
-@click.option("--device", default="auto", show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu or cuda.")
 def evaluate(model, chgcars, labels_path, out, split_file, subset, mapping, bootstrap, workers, device) -> None:
     """R², MAE, RMSE and log10-MAE per target for LightGBM, attention CNN and their blend.
 

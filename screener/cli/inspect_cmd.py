@@ -38,7 +38,13 @@ def inspect_one(path: str, *, grid: int | None) -> dict:
     return info
 
 
-@click.command()
+@click.command(
+    epilog="""\b
+Examples:
+  screener inspect runs/mp-149/CHGCAR.gz
+  screener inspect runs/mp-149/CHGCAR --grid 32      # electron count after regridding to 32³
+""",
+)
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--grid", type=click.IntRange(min=2), default=None, help="Also regrid to N³ and report the electron count after it.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line instead of a table.")

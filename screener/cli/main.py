@@ -42,6 +42,17 @@ class LazyGroup(click.Group):
         module_name, attr = target.split(":")
         return getattr(importlib.import_module(module_name), attr)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        """Like click's, with a "did you mean" for a misspelled command."""
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and name not in COMMANDS:
+            import difflib
+
+            close = difflib.get_close_matches(name, sorted(COMMANDS), n=2, cutoff=0.6)
+            hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else f"; commands: {', '.join(sorted(COMMANDS))}"
+            ctx.fail(f"no such command {name!r}{hint}")
+        return super().resolve_command(ctx, args)
+
     def invoke(self, ctx: click.Context):  # noqa: D102 - turn project errors into one clean line
         try:
             return super().invoke(ctx)

@@ -42,7 +42,16 @@ def labels_from_tables(inputs: tuple[str, ...], workdir: Path) -> Path:
     return path
 
 
-@click.command()
+@click.command(
+    epilog="""\b
+Examples:
+  screener train --chgcars runs/ --labels labels.csv --out my-bundle
+  screener train --chgcars runs/ --labels mp.parquet --map K_VRH=bulk_modulus --split split.csv --grid 32 --out my-bundle
+  screener train --densities dft/densities --out my-bundle                          # labels from the table
+  screener train --chgcars runs/ --labels labels.csv --out my-bundle --resume      # after an interruption
+  screener run --model my-bundle --input new_runs/ --output results/             # then screen with it
+""",
+)
 @click.option("--chgcars", "--densities", "chgcars", multiple=True, required=True, type=click.Path(exists=True),
               help="Folder (searched recursively), file, or list file of densities, or a density table "
                    "(`screener dft`'s Parquet file or folder: one density per row). Repeatable.")
@@ -56,7 +65,8 @@ def labels_from_tables(inputs: tuple[str, ...], workdir: Path) -> Path:
               help="Use a label column for a target (or 'COLUMN=id'). Repeatable.")
 @click.option("--grid", type=click.IntRange(min=8), default=32, show_default=True,
               help="Model grid n (divisible by 8; the paper uses 128, which needs a GPU to train).")
-@click.option("--regrid-method", type=click.Choice(["fourier", "trilinear"]), default="fourier", show_default=True)
+@click.option("--regrid-method", type=click.Choice(["fourier", "trilinear"]), default="fourier", show_default=True,
+              help="Resampling onto the model grid: fourier (band-limited, conserves electrons) or trilinear (periodic; no ringing on sharp cores).")
 @click.option("--frame", type=click.Choice(["fractional", "cartesian"]), default="fractional", show_default=True,
               help="Grid along the cell vectors, or a Cartesian cube of --cube-edge Å.")
 @click.option("--cube-edge", type=float, default=8.0, show_default=True, help="Å, for --frame cartesian.")
@@ -64,8 +74,8 @@ def labels_from_tables(inputs: tuple[str, ...], workdir: Path) -> Path:
 @click.option("--regressor-epochs", type=click.IntRange(min=0), default=150, show_default=True, help="Attention CNN epochs (max).")
 @click.option("--ae-samples-per-epoch", type=click.IntRange(min=1), default=None,
               help="Random training densities per autoencoder epoch (default: all).")
-@click.option("--batch-size", type=click.IntRange(min=2), default=16, show_default=True)
-@click.option("--learning-rate", type=float, default=1e-3, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=2), default=16, show_default=True, help="Densities per optimizer step.")
+@click.option("--learning-rate", type=float, default=1e-3, show_default=True, help="Adam learning rate of both networks (per step).")
 @click.option("--patience", type=click.IntRange(min=1), default=10, show_default=True, help="Early-stopping patience (epochs).")
 @click.option("--widths", default="64,128,256", show_default=True, help="Attention CNN stage widths.")
 @click.option("--n-pca", type=click.IntRange(min=0), default=0, show_default=True,
@@ -77,9 +87,10 @@ def labels_from_tables(inputs: tuple[str, ...], workdir: Path) -> Path:
 @click.option("--trees", type=click.IntRange(min=1), default=2000, show_default=True, help="Maximum LightGBM trees per target.")
 @click.option("--transform-trial-epochs", type=click.IntRange(min=0), default=3, show_default=True,
               help="Epochs per candidate input transform (0: asinh(ρ/0.05) without trials).")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split (without --split), weights and sampling.")
+@click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu or cuda.")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True,
+              help="Training arithmetic: auto = bf16 autocast on CUDA, fp32 on CPU.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes for reading densities (default: all CPUs).")
 @click.option("--workdir", type=click.Path(file_okay=False), default=None,
               help="Cache, checkpoints, logs and label report (default: OUT.work).")

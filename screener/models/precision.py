@@ -2,7 +2,7 @@
 
 * CUDA: autocast to bf16 where the GPU supports it, else fp16 (with a GradScaler when training).
 * CPU: fp32. bf16 autocast on these CPUs ran this encoder about 60× slower than fp32
-  (benchmarks/MODELS.md; DESIGN.md §6 reports ~70×).
+  (benchmarks/MODELS.md).
 
 ``auto`` applies that rule; ``fp32``, ``bf16`` and ``fp16`` force a choice (bf16 on the CPU works,
 slowly, and is what the tests use to compare precisions).

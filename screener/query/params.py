@@ -151,8 +151,8 @@ class QuerySpec:
         unknown = sorted(set(values) - set(declared))
         if unknown:
             raise ConfigError(
-                f"query {self.name!r} has no parameter {', '.join(map(repr, unknown))}; "
-                f"its parameters are: {_names_or_none(declared)}"
+                f"query {self.name!r} has no parameter {', '.join(map(repr, unknown))}"
+                f"{did_you_mean(unknown[0], declared)}; its parameters are: {_names_or_none(declared)}"
             )
         missing = [p.name for p in self.params if p.required and p.name not in values]
         if missing:
@@ -220,6 +220,14 @@ _TYPE_WORDS = {
     "str": "a string",
     "bool": "a boolean (true/false, yes/no, 1/0)",
 }
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``" (did you mean 'x'?)"`` for the closest of ``known`` (difflib), or ``""`` when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(known), n=2, cutoff=0.6)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
 
 
 def _names_or_none(names: Iterable[str]) -> str:
@@ -383,8 +391,8 @@ def load_query(name_or_path: str | Path) -> QuerySpec:
     entry = shipped.get(str(name_or_path))
     if entry is None:
         raise ConfigError(
-            f"unknown query {str(name_or_path)!r}; shipped queries: {_names_or_none(shipped)} "
-            "(or give the path of a .sql file)"
+            f"unknown query {str(name_or_path)!r}{did_you_mean(str(name_or_path), shipped)}; "
+            f"shipped queries: {_names_or_none(shipped)} (or give the path of a .sql file)"
         )
     return parse_query(entry.read_text(encoding="utf-8"), name=str(name_or_path), origin=f"shipped:{entry.name}")
 

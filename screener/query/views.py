@@ -221,3 +221,29 @@ def run_query(
         return execute_query(con, spec, params, limit=limit)
     finally:
         con.close()
+
+
+def query_results(
+    name_or_sql: str | Path,
+    results: str | Path | Sequence[str | Path],
+    *,
+    limit: int | None = None,
+    **params: Any,
+) -> pa.Table:
+    """Run a shipped query (by name) or a ``.sql`` file over results folders (the API's ``screener.query``).
+
+    Args:
+        name_or_sql: a shipped query (``screener query --list``), e.g. ``"stiffest_stable"``, or a
+            ``.sql`` file path.
+        results: one or more output folders of ``screener.screen`` / ``screener run``.
+        limit: at most this many rows (None or 0: all), in the query's order.
+        **params: the query's parameters as Python values (``k=5``, ``ref="NaCl"``); defaults fill the rest.
+
+    Returns:
+        The result rows (``.to_pandas()`` for a DataFrame).
+
+    Raises:
+        ConfigError: unknown query or parameter (with the nearest names), a value of the wrong type,
+            a results folder that does not exist, or failing SQL.
+    """
+    return run_query(name_or_sql, results, params, limit)

@@ -13,6 +13,7 @@ import datetime as _dt
 import fcntl
 import json
 import logging
+import math
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +38,31 @@ from .schema import (
 )
 
 log = logging.getLogger(__name__)
+
+#: the predictions columns a stage batch supplies (the writer adds ``run_id`` and ``created_at``).
+PREDICTION_COLUMNS = [f.name for f in PREDICTIONS_SCHEMA if f.name not in ("run_id", "created_at")]
+
+
+def prediction_row(batch: dict[str, np.ndarray], i: int) -> dict:
+    """Row ``i`` of a predicted stage batch as a predictions-table row (NaN → None, numpy → Python).
+
+    ``path`` is the exact name (from ``path_bytes`` where the batch has it), as
+    :meth:`ResultWriter.add_prediction` expects; ``path_bytes`` is left to the writer.
+    """
+    row = {column: _scalar(batch, column, i) for column in PREDICTION_COLUMNS if column in batch and column != "path_bytes"}
+    row["path"] = from_columns(str(batch["path"][i]), batch["path_bytes"][i] if "path_bytes" in batch else None)
+    row["warning"] = row.get("warning") or None
+    row["grid"] = [int(v) for v in batch["grid"][i]]
+    return row
+
+
+def _scalar(batch: dict[str, np.ndarray], column: str, i: int):
+    value = batch[column][i]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
 
 
 def write_table_atomically(table: pa.Table, path: Path) -> None:

@@ -1,6 +1,10 @@
-"""``screener run``: stream thousands of densities through Ray Data into Parquet.
+"""``screener run``: discover, choose an engine, stream densities into Parquet; the Ray engine.
 
-The only module that knows about Ray. The dataset holds file paths, not contents. Stage 1
+:func:`run_screen` discovers the inputs, sets aside those an earlier run into the same output
+finished (by file hash), and runs the rest in this process (:mod:`screener.screening.local`, for
+small inputs) or on Ray (large inputs, ``--address``, ``--gpus``). The Ray engine lives here (with
+:mod:`screener.screening.ray_runtime`, the only Ray-aware code of the package besides the DFT
+engine). Its dataset holds file paths, not contents. Stage 1
 (:class:`ReadActor`, CPU actors) reads, checks and featurizes each file; stage 2
 (:class:`~screener.screening.stages.PredictBatch`, one replica per GPU, or CPU replicas with ``--gpus 0``) loads the bundle
 once and regrids, encodes and predicts on its device. The driver consumes the stream, removes
@@ -16,6 +20,7 @@ import logging
 import math
 import os
 import shutil
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -37,16 +42,19 @@ from .outputs import (
     drop_error_rows,
     exclusive_output,
     load_resume_state,
+    prediction_row,
     remove_stale_registries,
     update_manifest,
 )
-from .ray_runtime import ray_session
-from .schema import PREDICTIONS_SCHEMA
-from .stages import PredictBatch, read_batch
+from .ray_runtime import check_local_gpus, ray_session, stderr_to_file
+from .stages import PredictBatch, read_batch, rows_to_batch, triage
 
 log = logging.getLogger(__name__)
 
-_PREDICTION_COLUMNS = [f.name for f in PREDICTIONS_SCHEMA if f.name not in ("run_id", "created_at")]
+#: file in the output folder that receives Ray's own warnings and log lines.
+RAY_LOG = "ray.log"
+#: errors whose file and reason the run summary keeps (the rest are in the errors table).
+ERROR_SAMPLES = 5
 
 
 @dataclass
@@ -65,6 +73,9 @@ class RunSummary:
     workers: dict[str, int] = field(default_factory=dict)  # "pid|gpu ids|device" → rows predicted
     replicas: list[dict] = field(default_factory=list)  # one entry per predict replica started
     model_id: str = ""
+    engine: str = ""  # "local" (in this process) or "ray"
+    not_densities: list[str] = field(default_factory=list)  # inputs skipped as not densities (LOCPOT, ELFCAR, table rows without one)
+    error_samples: list[tuple[str, str, str]] = field(default_factory=list)  # (path, stage, message) of the first few errors
 
     @property
     def files_per_second(self) -> float:
@@ -122,6 +133,22 @@ def default_model_path() -> Path:
     return Path(str(files("screener") / "data" / "demo_bundle"))
 
 
+def choose_engine(config: RunConfig, pending: int) -> str:
+    """``local`` or ``ray`` for a run with ``pending`` files left to read (see ``RunConfig.engine``).
+
+    Raises:
+        ConfigError: ``engine="local"`` with ``address`` or ``gpus > 0`` (those always mean Ray).
+    """
+    needs_ray = config.address is not None or config.gpus > 0
+    if config.engine == "local" and needs_ray:
+        raise ConfigError("--engine local runs in this process: it cannot join a cluster (--address) or use --gpus; use --engine ray")
+    if config.engine != "auto":
+        return config.engine
+    if needs_ray:
+        return "ray"
+    return "local" if pending <= config.local_max_files else "ray"
+
+
 def run_screen(
     inputs: Sequence[str | Path],
     output: str | Path,
@@ -130,12 +157,18 @@ def run_screen(
     config: RunConfig = RunConfig(),
     progress: bool = True,
 ) -> RunSummary:
-    """Screen ``inputs`` (folders, files, or path lists) into ``output`` (see the module docstring)."""
+    """Screen ``inputs`` (folders, files, or path lists) into ``output`` (see the module docstring).
+
+    Chooses the engine (:func:`choose_engine`): in this process (:mod:`screener.screening.local`)
+    for small inputs, Ray for large ones or a cluster. With ``progress``, each step and a progress
+    bar are written to standard error; Ray's own log lines go to ``output/ray.log``.
+    """
     from ..models.bundle import verify_bundle
 
     start = time.perf_counter()
+    say = _Steps(progress)
     model_path = (Path(model) if model else default_model_path()).absolute()  # Ray workers run elsewhere
-    manifest = verify_bundle(model_path)  # fail fast, before starting Ray
+    manifest = verify_bundle(model_path)  # fail fast, before starting anything
     output = Path(output)
     run_id = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     summary = RunSummary(run_id=run_id, output=output, model_id=manifest["model_id"])
@@ -146,25 +179,51 @@ def run_screen(
     if config.limit is not None:
         files = files[: config.limit]
     summary.discovered = len(files)
-    check_output_folder(output)  # one clear line before Ray starts
+    summary.not_densities = skipped_volumetric
+    check_output_folder(output)  # one clear line before anything starts
+    choose_engine(config, len(files))  # contradictory options (--engine local with --gpus) first
+    check_local_gpus(address=config.address, gpus=config.gpus)
+    say(f"found {len(files)} density files" + (f" and {len(skipped_volumetric)} other inputs, skipped: not densities" if skipped_volumetric else ""))
 
     with exclusive_output(output), StopOnSignals() as signals:
         remove_stale_registries(output)
         state = _resume_state(output, config, model_id=manifest["model_id"])
         writer = ResultWriter(output, run_id, rows_per_part=config.rows_per_part)
         router = _Router(writer, summary, state)
+        todo = files
+        if state.predicted or state.errors:
+            done, left = triage([(f.path, f.root) for f in files], skip_ids=frozenset(state.predicted),
+                                skip_errors=frozenset() if config.retry_errors else state.error_pairs)  # fmt: skip
+            router.consume(rows_to_batch(done, n_tabular=0))
+            todo = [files[i] for i in left]
+            say(f"{len(files) - len(todo)} already in {display_path(str(output))} (resume), {len(todo)} left")
+        summary.engine = engine = choose_engine(config, len(todo))
         registry = output.absolute() / f".replicas-{run_id}"
         readers = replicas = 0
         status = "complete"
         try:
-            with ray_session(address=config.address, cpus=config.cpus, gpus=config.gpus):
-                signals.rearm()  # ray.init installs its own SIGTERM handler
-                resources = check_resources(config.gpus)
-                readers, replicas = _replica_counts(config, resources)
-                _stream(files, model_path, config, readers=readers, replicas=replicas, state=state,
-                        router=router, progress=progress, registry=registry)  # fmt: skip
-                writer.flush()
-                summary.replicas = read_replica_registry(registry)
+            if not todo:
+                pass  # nothing left to read: no model is loaded, no engine started
+            elif engine == "local":
+                readers = replicas = 1
+                say(f"screening {len(todo)} files in this process (engine local; Ray is used above {config.local_max_files} files)")
+                _run_in_process(todo, model_path, config, state=state, router=router, progress=progress, registry=registry)
+            else:
+                with stderr_to_file(output / RAY_LOG) as terminal:
+                    say.stream = terminal
+                    say(f"starting Ray ({'joining ' + config.address if config.address else 'local instance'}); its log: {output / RAY_LOG}")
+                    try:
+                        with ray_session(address=config.address, cpus=config.cpus, gpus=config.gpus):
+                            signals.rearm()  # ray.init installs its own SIGTERM handler
+                            resources = check_resources(config.gpus)
+                            readers, replicas = _replica_counts(config, resources)
+                            say(f"loading the model in {replicas} replica(s), {readers} read actor(s); then screening {len(todo)} files")
+                            _stream(todo, model_path, config, readers=readers, replicas=replicas, state=state,
+                                    router=router, progress=progress, registry=registry, bar_file=terminal)  # fmt: skip
+                    finally:
+                        say.stream = None
+            writer.flush()
+            summary.replicas = read_replica_registry(registry)
         except SignalStop as stop:  # stop feeding, keep what finished, say how to continue
             status = "interrupted"
             _save_after_interrupt(writer, output)
@@ -190,6 +249,32 @@ def run_screen(
     if status == "interrupted":
         raise interrupted
     return summary
+
+
+class _Steps:
+    """One line per step on standard error (or ``stream``), when progress is on."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.stream = None
+
+    def __call__(self, message: str) -> None:
+        if self.enabled:
+            print(message, file=self.stream or sys.stderr, flush=True)
+
+
+def _run_in_process(files, model_path: Path, config: RunConfig, *, state: ResumeState, router, progress: bool, registry: Path) -> None:
+    """The local engine with a progress bar (a SIGINT/SIGTERM raises ``SignalStop`` here, as in the Ray engine)."""
+    from tqdm.auto import tqdm
+
+    from .local import run_local
+
+    bar = tqdm(total=len(files), desc="screening", unit="file", disable=not progress, smoothing=0.1)
+    try:
+        run_local(files, model_path, config, state=state, consume=router.consume, advance=bar.update,
+                  on_model_loaded=lambda: bar.set_postfix_str("model loaded", refresh=True), registry=registry)  # fmt: skip
+    finally:
+        bar.close()
 
 
 def _save_after_interrupt(writer: ResultWriter, output: Path) -> None:
@@ -220,6 +305,7 @@ def _run_record(summary: RunSummary, inputs, model_path: Path, config: RunConfig
         "started": _dt.datetime.fromtimestamp(time.time() - summary.seconds, _dt.timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(summary.seconds, 3),
         "inputs": [str(i) for i in inputs],
+        "engine": summary.engine,
         "model": str(model_path),
         "model_id": summary.model_id,
         "counts": {
@@ -238,7 +324,7 @@ def _run_record(summary: RunSummary, inputs, model_path: Path, config: RunConfig
     }
 
 
-def _stream(files, model_path, config: RunConfig, *, readers, replicas, state: ResumeState, router, progress, registry) -> None:
+def _stream(files, model_path, config: RunConfig, *, readers, replicas, state: ResumeState, router, progress, registry, bar_file=None) -> None:
     import ray
     from ray.data import ActorPoolStrategy, DataContext
     from ray.data._internal.execution.interfaces import ExecutionResources
@@ -284,7 +370,7 @@ def _stream(files, model_path, config: RunConfig, *, readers, replicas, state: R
         num_gpus=1 if config.gpus > 0 else 0,
         num_cpus=1,
     )
-    bar = tqdm(total=len(items), desc="screening", unit="file", disable=not progress, smoothing=0.1)
+    bar = tqdm(total=len(items), desc="screening", unit="file", disable=not progress, smoothing=0.1, file=bar_file)
     try:
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
             router.consume(batch)
@@ -376,10 +462,7 @@ class _Router:
             return
         self.seen[file_id] = path
         self.handled.add(path)
-        row = {column: _scalar(batch, column, i) for column in _PREDICTION_COLUMNS if column in batch}
-        row["path"], row["warning"] = path, row.get("warning") or None
-        row["grid"] = [int(v) for v in batch["grid"][i]]
-        self.writer.add_prediction(row, batch["latent"][i], batch["embedding"][i])
+        self.writer.add_prediction(prediction_row(batch, i), batch["latent"][i], batch["embedding"][i])
 
     def _error(self, path: str, file_id: str, stage: str, error_type: str, message: str) -> None:
         self.handled.add(path)
@@ -388,16 +471,9 @@ class _Router:
             self.summary.duplicates += 1
         else:
             self.summary.failed += 1
+            if len(self.summary.error_samples) < ERROR_SAMPLES:
+                self.summary.error_samples.append((path, stage, f"{error_type}: {message}" if error_type != "InputError" else message))
         self.summary.errors_by_stage[stage] = self.summary.errors_by_stage.get(stage, 0) + 1
-
-
-def _scalar(batch: dict[str, np.ndarray], column: str, i: int):
-    value = batch[column][i]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
 
 
 def _versions() -> dict[str, str]:

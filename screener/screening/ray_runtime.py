@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from ..errors import ConfigError
 from .reaper import start_reaper, stop_reaper
@@ -64,6 +65,22 @@ def _package_cwd() -> Iterator[None]:
         os.chdir(previous)
 
 
+def check_local_gpus(*, address: str | None, gpus: int) -> None:
+    """Refuse more GPUs than this machine has when a local instance is to be started for them
+    (not when joining ``address``, nor when Ray already runs in this process: it says what it has).
+
+    Raises:
+        ConfigError: ``gpus`` beyond the machine's GPUs.
+    """
+    if address or gpus <= 0 or ("ray" in sys.modules and sys.modules["ray"].is_initialized()):
+        return
+    if gpus > (available := local_gpu_count()):
+        raise ConfigError(
+            f"--gpus {gpus} asks for {gpus} GPU replicas but this machine has {available} GPU(s); "
+            "use --gpus 0 for CPU replicas, or join a cluster with GPUs (--address)"
+        )
+
+
 @contextmanager
 def ray_session(*, address: str | None, cpus: int | None, gpus: int = 0) -> Iterator[None]:
     """Use the Ray instance already initialized in this process, join ``address``, or start a local one.
@@ -84,11 +101,7 @@ def ray_session(*, address: str | None, cpus: int | None, gpus: int = 0) -> Iter
     if ray.is_initialized():
         yield
         return
-    if not address and gpus > (available := local_gpu_count()):
-        raise ConfigError(
-            f"--gpus {gpus} asks for {gpus} GPU replicas but this machine has {available} GPU(s); "
-            "use --gpus 0 for CPU replicas, or join a cluster with GPUs (--address)"
-        )
+    check_local_gpus(address=address, gpus=gpus)
     options = {"include_dashboard": False, "logging_level": logging.WARNING, "log_to_driver": True}
     try:
         with _package_cwd():
@@ -117,3 +130,33 @@ def _local_ray_pids() -> list[int]:
     node = getattr(ray._private.worker, "_global_node", None)
     processes = getattr(node, "all_processes", {}) or {}
     return [info.process.pid for infos in processes.values() for info in infos if getattr(info, "process", None)]
+
+
+@contextmanager
+def stderr_to_file(path: Path) -> Iterator[TextIO]:
+    """Send everything written to standard error (Python and C++, this process) to ``path``.
+
+    Ray's warnings, its core worker's C++ log lines and the output of its workers arrive on file
+    descriptor 2; while this is active they are appended to ``path`` instead of the terminal.
+    Yields a stream to the terminal's standard error for what should still be seen (progress,
+    steps); the handlers of the root logger are pointed at it too, so screener's own warnings
+    stay on screen.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    terminal = os.fdopen(os.dup(saved), "w", buffering=1, encoding="utf-8", errors="replace")
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler) and h.stream is sys.stderr]
+    with open(path, "ab") as sink:
+        os.dup2(sink.fileno(), 2)
+    for handler in handlers:
+        handler.setStream(terminal)
+    try:
+        yield terminal
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        for handler in handlers:
+            handler.setStream(sys.stderr)
+        terminal.close()

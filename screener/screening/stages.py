@@ -14,13 +14,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
 from ..config import Precision, ReadLimits
+
+if TYPE_CHECKING:
+    from ..models.predictor import Predictor
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +58,6 @@ def read_one(
     """
     from ..errors import InputError
     from ..io.reading import electron_count_warning, input_bytes, read_density
-    from ..models.features import tabular_features
 
     file_id, raw = None, None
     try:
@@ -73,31 +76,105 @@ def read_one(
         return _error_row(path, file_id=file_id, stage=exc.stage, error_type="InputError", message=exc.reason)
     except Exception as exc:  # noqa: BLE001 - never lose a file: an unexpected failure is still a row
         return _error_row(path, file_id=file_id, stage="read", error_type=type(exc).__name__, message=str(exc) or repr(exc))
-    structure = record.structure
     try:
-        tabular = tabular_features(structure, n_electrons=record.n_electrons)
-    except Exception as exc:
+        return density_row(record.structure, record.rho, name=record.name, path=path, file_id=record.sha256,
+                           n_electrons=record.n_electrons, volume=record.volume, warning=electron_count_warning(record))  # fmt: skip
+    except Exception as exc:  # noqa: BLE001 - featurization failures are rows too
         return _error_row(path, file_id=record.sha256, stage="featurize", error_type=type(exc).__name__, message=str(exc))
-    rho = np.asfortranarray(record.rho)
+
+
+def density_row(
+    structure,
+    rho: np.ndarray,
+    *,
+    name: str,
+    path: str,
+    file_id: str,
+    n_electrons: float,
+    volume: float | None = None,
+    warning: str | None = None,
+) -> dict:
+    """A read row (status ``ok``) from a structure and its density, for :class:`PredictBatch`.
+
+    Args:
+        structure: the pymatgen ``Structure`` of the cell.
+        rho: density on the cell's grid, (nx, ny, nz), e/Å³ (x along the first lattice vector).
+        name, path, file_id: the row's ``name``, ``path`` and ``id`` columns.
+        n_electrons: electrons in the cell (the integral of ``rho`` over it).
+        volume: cell volume in Å³ (default: the structure's).
+        warning: the row's ``warning`` (e.g. an electron count that is not a whole number).
+
+    Raises:
+        Exception: whatever featurization raises (the caller decides whether it becomes a row).
+    """
+    from ..models.features import tabular_features
+
+    tabular = tabular_features(structure, n_electrons=n_electrons)
+    rho = np.asfortranarray(rho, dtype=np.float32)
     return {
         "path": path,
-        "id": record.sha256,
+        "id": file_id,
         "status": "ok",
         "stage": "",
         "error_type": "",
         "message": "",
-        "name": record.name,
+        "name": name,
         "formula": structure.composition.reduced_formula,
         "n_sites": len(structure),
-        "volume": record.volume,
+        "volume": float(structure.volume if volume is None else volume),
         "density": float(structure.density),
-        "n_electrons": record.n_electrons,
-        "warning": electron_count_warning(record) or "",
-        "grid": np.asarray(record.grid, dtype=np.int32),
+        "n_electrons": float(n_electrons),
+        "warning": warning or "",
+        "grid": np.asarray(rho.shape, dtype=np.int32),
         "lattice": structure.lattice.matrix.reshape(-1).astype(np.float64),
         "tabular": tabular.astype(np.float64),
         "rho": rho.tobytes(order="F"),
     }
+
+
+def triage(
+    files: Sequence[tuple[str, str]],
+    *,
+    skip_ids: frozenset[str],
+    skip_errors: frozenset[tuple[str, str]] = frozenset(),
+    workers: int = 4,
+) -> tuple[list[dict], list[int]]:
+    """Sort ``(path, root)`` inputs into those an earlier run finished and those left to do.
+
+    Hashes each regular file (SHA-256, in ``workers`` threads: hashlib releases the GIL) and
+    compares it with what an output folder already holds, without parsing anything, so a rerun
+    decides what is left before it loads a model or starts an engine.
+
+    Returns:
+        (skipped rows, as :func:`read_one` makes them for finished inputs; indices of the inputs
+        left to read). A file that cannot be hashed here is left to the engine, which records why.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..io.reading import input_bytes
+
+    def digest(path: str) -> str | None:
+        try:
+            if os.path.lexists(path):  # a file: hash it only if it is a regular one (never open a FIFO)
+                if not stat.S_ISREG(os.stat(path).st_mode):
+                    return None
+                with open(path, "rb") as handle:
+                    return hashlib.file_digest(handle, "sha256").hexdigest()
+            return hashlib.sha256(input_bytes(path)).hexdigest()  # a density-table row (``<file>::row=N``)
+        except Exception:  # noqa: BLE001 - left to the engine, which records the reason
+            return None
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        ids = list(pool.map(digest, [str(path) for path, _ in files]))
+    skipped, todo = [], []
+    for index, ((path, _), file_id) in enumerate(zip(files, ids)):
+        if file_id is not None and (str(path), file_id) in skip_errors:
+            skipped.append(_skipped_row(str(path), file_id, "errored"))
+        elif file_id is not None and file_id in skip_ids:
+            skipped.append(_skipped_row(str(path), file_id, "done"))
+        else:
+            todo.append(index)
+    return skipped, todo
 
 
 def rows_to_batch(rows: list[dict], *, n_tabular: int) -> dict[str, np.ndarray]:
@@ -144,7 +221,8 @@ class PredictBatch:
     """Stage 2 (GPU or CPU actor): load the bundle once, then predict batches of read rows.
 
     Args:
-        model: bundle directory.
+        model: bundle directory, or an already loaded :class:`~screener.models.predictor.Predictor`
+            (then ``precision``, ``batch_size``, ``want_gpu`` and ``threads`` are its own).
         precision: precision policy (``auto``: bf16 on CUDA, fp32 on CPU).
         batch_size: densities per network call.
         want_gpu: this replica was given a GPU (Ray sets CUDA_VISIBLE_DEVICES; use ``cuda:0``).
@@ -154,7 +232,7 @@ class PredictBatch:
 
     def __init__(
         self,
-        model: str | Path,
+        model: str | Path | Predictor,
         *,
         precision: Precision = "auto",
         batch_size: int = 8,
@@ -167,15 +245,19 @@ class PredictBatch:
         from ..models.latent_features import embedding_size
         from ..models.predictor import Predictor
 
-        if threads:
-            torch.set_num_threads(threads)
-        device = "cpu"
-        if want_gpu:
-            if torch.cuda.is_available():
-                device = "cuda:0"
-            else:
-                log.warning("replica %d was given a GPU but CUDA is not available; running on the CPU in fp32", os.getpid())
-        self.predictor = Predictor.from_path(model, device=device, precision=precision, batch_size=batch_size)
+        if isinstance(model, Predictor):
+            self.predictor = model
+            device = str(model.device)
+        else:
+            if threads:
+                torch.set_num_threads(threads)
+            device = "cpu"
+            if want_gpu:
+                if torch.cuda.is_available():
+                    device = "cuda:0"
+                else:
+                    log.warning("replica %d was given a GPU but CUDA is not available; running on the CPU in fp32", os.getpid())
+            self.predictor = Predictor.from_path(model, device=device, precision=precision, batch_size=batch_size)
         self.model_id = self.predictor.model_id
         autoencoder = self.predictor.bundle.autoencoder.config
         self.latent_size = autoencoder.latent_channels * autoencoder.latent_grid**3

@@ -144,9 +144,10 @@ def test_full_disk_names_the_folder_and_how_to_resume(tmp_path, random_bundle_di
     assert (summary.predicted, summary.skipped) == (2, 2)
 
 
-def _start_cli(root: Path, out: Path, bundle: Path, *extra: str) -> subprocess.Popen:
+def _start_cli(root: Path, out: Path, bundle: Path, *extra: str, engine: str = "ray") -> subprocess.Popen:
+    """``screener run`` in the background, on the Ray engine unless ``engine`` says otherwise."""
     command = [SCREENER, "run", "--input", str(root), "--output", str(out), "--model", str(bundle), "--cpus", "2",
-               "--batch-size", "1", *extra]  # fmt: skip
+               "--batch-size", "1", "--engine", engine, *extra]  # fmt: skip
     return subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
 
 
@@ -184,14 +185,14 @@ def _wait_for_replicas(out: Path, timeout: float = 180) -> None:
     assert list(out.glob(".replicas-*/*.json")), "the run never started its replicas"
 
 
-@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_signal_saves_finished_rows_and_resume_completes(tmp_path, random_bundle_dir, sig, code) -> None:
+@pytest.mark.parametrize("sig,code,engine", [(signal.SIGINT, 130, "ray"), (signal.SIGTERM, 143, "ray"), (signal.SIGINT, 130, "local")])
+def test_signal_saves_finished_rows_and_resume_completes(tmp_path, random_bundle_dir, sig, code, engine) -> None:
     """SIGINT/SIGTERM mid-run: buffered finished rows are written, the run is marked interrupted,
     the process exits 130/143 within 10 s with one line, and a rerun completes exactly once."""
     root = tmp_path / "in"
     files = make_density_folder(root, 30)
     out = tmp_path / "out"
-    process = _start_cli(root, out, random_bundle_dir, "--rows-per-part", "1000")  # everything stays buffered
+    process = _start_cli(root, out, random_bundle_dir, "--rows-per-part", "1000", engine=engine)  # everything stays buffered
     progress = _Progress(process)
     progress.wait_for(3)
     sent = time.perf_counter()

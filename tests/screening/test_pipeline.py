@@ -27,7 +27,10 @@ from screener.screening.schema import ERRORS_SCHEMA, LATENTS_SCHEMA, PREDICTIONS
 from .conftest import make_density_folder
 
 pytestmark = pytest.mark.usefixtures("ray_instance")
-CPU = RunConfig(cpus=2)
+
+# These tests are about the Ray engine: they ask for it (``auto`` would run small inputs in process;
+# tests/screening/test_local.py compares the two engines).
+CPU = RunConfig(engine="ray", cpus=2)
 
 
 def _table(out: Path, folder: str):
@@ -56,7 +59,7 @@ def test_mixed_inputs_accounting_schema_and_dedupe(tmp_path, random_bundle_dir) 
     (root / "calc-000" / "LOCPOT").write_text("skipped by a directory scan\n")
     out = tmp_path / "out"
 
-    summary = run_screen([root], out, model=random_bundle_dir, config=RunConfig(cpus=2, batch_size=2, strict=True), progress=False)
+    summary = run_screen([root], out, model=random_bundle_dir, config=RunConfig(engine="ray", cpus=2, batch_size=2, strict=True), progress=False)
 
     assert sorted(_paths(out, "predictions")) == sorted(str(p) for p in good)
     assert sorted(_paths(out, "errors")) == sorted(str(p) for p in [*broken.values(), duplicate])
@@ -89,7 +92,7 @@ def test_mixed_inputs_accounting_schema_and_dedupe(tmp_path, random_bundle_dir) 
 def test_four_logical_gpus_get_four_replicas_with_distinct_ids(tmp_path, random_bundle_dir) -> None:
     root = tmp_path / "in"
     make_density_folder(root, 8)
-    summary = run_screen([root], tmp_path / "out", model=random_bundle_dir, config=RunConfig(gpus=4, batch_size=1), progress=False)
+    summary = run_screen([root], tmp_path / "out", model=random_bundle_dir, config=RunConfig(engine="ray", gpus=4, batch_size=1), progress=False)
     assert summary.predicted == 8
     assert len(summary.replicas) == 4
     assert sorted(r["gpu_ids"] for r in summary.replicas) == ["0", "1", "2", "3"]
@@ -101,7 +104,7 @@ def test_more_gpus_than_the_cluster_has_fails_at_once(tmp_path, random_bundle_di
     make_density_folder(root, 1)
     start = time.perf_counter()
     with pytest.raises(ConfigError, match="--gpus 9 .* 4 GPU"):
-        run_screen([root], tmp_path / "out", model=random_bundle_dir, config=RunConfig(gpus=9), progress=False)
+        run_screen([root], tmp_path / "out", model=random_bundle_dir, config=RunConfig(engine="ray", gpus=9), progress=False)
     assert time.perf_counter() - start < 10
 
 
@@ -109,7 +112,7 @@ def test_resume_skips_done_ids_and_records_new_duplicates(tmp_path, random_bundl
     root = tmp_path / "in"
     files = make_density_folder(root, 4)
     out = tmp_path / "out"
-    run_screen([root], out, model=random_bundle_dir, config=RunConfig(cpus=2, limit=2), progress=False)
+    run_screen([root], out, model=random_bundle_dir, config=RunConfig(engine="ray", cpus=2, limit=2), progress=False)
     assert len(_paths(out, "predictions")) == 2
     copy = root / "zz-copy" / "CHGCAR"  # same bytes as a file the first run predicted
     copy.parent.mkdir()
@@ -128,7 +131,7 @@ def test_resume_skips_done_ids_and_records_new_duplicates(tmp_path, random_bundl
     assert len(json.loads((out / "manifest.json").read_text())["runs"]) == 2
     # the broken file is fixed: --retry-errors reads it again and its old error row goes away
     broken.write_bytes(files[2].read_bytes() + b"\n")  # valid now, and not byte-identical to files[2]
-    summary = run_screen([root], out, model=random_bundle_dir, config=RunConfig(cpus=2, retry_errors=True), progress=False)
+    summary = run_screen([root], out, model=random_bundle_dir, config=RunConfig(engine="ray", cpus=2, retry_errors=True), progress=False)
     # every recorded error is looked at again: the duplicates are found again, the fixed file predicted
     assert (summary.predicted, summary.duplicates, summary.skipped) == (1, 2, 4)
     assert str(broken) in _paths(out, "predictions")
@@ -163,7 +166,7 @@ def test_crash_between_part_files_resumes_to_exactly_once(tmp_path, random_bundl
 
     monkeypatch.setattr(outputs, "write_table_atomically", crash_on_third_write)
     with pytest.raises(KeyboardInterrupt):
-        run_screen([root], out, model=random_bundle_dir, config=RunConfig(cpus=2, rows_per_part=2), progress=False)
+        run_screen([root], out, model=random_bundle_dir, config=RunConfig(engine="ray", cpus=2, rows_per_part=2), progress=False)
     monkeypatch.setattr(outputs, "write_table_atomically", original)
     assert len(list((out / "latents").glob("*.parquet"))) == 2
     assert len(list((out / "predictions").glob("*.parquet"))) == 1
@@ -179,7 +182,7 @@ def test_sigkilled_cli_run_resumes_to_exactly_once(tmp_path, random_bundle_dir) 
     files = make_density_folder(root, 24)
     out = tmp_path / "out"
     command = [sys.executable, "-m", "screener.cli.main", "run", "--input", str(root), "--output", str(out),
-               "--model", str(random_bundle_dir), "--cpus", "2", "--batch-size", "1", "--rows-per-part", "2", "--quiet"]  # fmt: skip
+               "--model", str(random_bundle_dir), "--engine", "ray", "--cpus", "2", "--batch-size", "1", "--rows-per-part", "2", "--quiet"]  # fmt: skip
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
@@ -218,7 +221,7 @@ def test_killed_worker_is_retried_and_the_run_completes(tmp_path, random_bundle_
 
     thread = threading.Thread(target=kill_a_replica)
     thread.start()
-    summary = run_screen([root], out, model=random_bundle_dir, config=RunConfig(cpus=2, batch_size=1, rows_per_part=2), progress=False)
+    summary = run_screen([root], out, model=random_bundle_dir, config=RunConfig(engine="ray", cpus=2, batch_size=1, rows_per_part=2), progress=False)
     thread.join()
     assert killed, "a replica was killed mid-run"
     assert summary.predicted == len(files)
@@ -238,7 +241,7 @@ def test_two_node_cluster(tmp_path, random_bundle_dir) -> None:
         cluster.add_node(num_cpus=3, num_gpus=2)
         ray.init(address=cluster.address, log_to_driver=False, logging_level="ERROR")
         assert len([n for n in ray.nodes() if n["Alive"]]) == 2
-        summary = run_screen([root], tmp_path / "out", model=random_bundle_dir, config=RunConfig(gpus=2, batch_size=1), progress=False)
+        summary = run_screen([root], tmp_path / "out", model=random_bundle_dir, config=RunConfig(engine="ray", gpus=2, batch_size=1), progress=False)
         assert summary.predicted == 6
         assert sorted(r["gpu_ids"] for r in summary.replicas) == ["0", "1"]
         assert {n["NodeManagerAddress"] for n in ray.nodes() if n["Alive"]} == {"127.0.0.1"}
