@@ -100,8 +100,9 @@ def discover(inputs: Iterable[str | Path], *, skipped: list[str] | None = None) 
                     add(path, item)
                 elif _is_parquet(path) and is_regular_file(path):  # never open a FIFO named *.parquet
                     folder = path.parent
-                    if density_table.PART_PATTERN.match(path.name) and density_table.is_density_table(folder):
-                        if folder not in tables:  # a folder of parts is one table
+                    part = density_table.PART_PATTERN.match(path.name)
+                    if part and (folder in tables or density_table.is_density_table(folder)):
+                        if folder not in tables:  # a folder of parts is one table (its schema read once)
                             tables.append(folder)
                     elif density_table.is_density_table(path):
                         tables.append(path)
