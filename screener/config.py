@@ -140,6 +140,29 @@ class AttentionConfig:
 
 
 @dataclass(frozen=True)
+class DescriptorConfig:
+    """Invariant density descriptors (``screener/models/descriptors.py``).
+
+    Computed on the file's own grid, over the interstitial region (farther than a core radius from
+    every nucleus), after moving the density to the canonical valence partition: they do not depend
+    on the origin, the cell choice or the semicore shells a file holds.
+
+    Attributes:
+        core_radius: radius (Å) around each nucleus left out (where pseudo densities differ between
+            codes and semicore shells live); at most ``nn_fraction`` of the atom's nearest-neighbour distance.
+        nn_fraction: cap on the core radius as a fraction of the nearest-neighbour distance.
+        vacuum_density: ρ (e/Å³) below which an interstitial voxel counts as vacuum (molecules, slabs).
+        max_points: a finer grid is sampled every k-th point per axis down to at most this many points
+            (bounds time and memory; the statistics of a smooth density barely move).
+    """
+
+    core_radius: float = 1.0
+    nn_fraction: float = 0.45
+    vacuum_density: float = 1e-3
+    max_points: int = 300_000
+
+
+@dataclass(frozen=True)
 class LgbmConfig:
     """LightGBM on PCA(latent) + invariant latent summaries + MAGPIE + cell descriptors.
 

@@ -18,7 +18,7 @@ ALLOWED = {
     "io": set(),
     "grid": set(),
     "synth": {"io", "grid"},
-    "models": {"io", "grid"},
+    "models": {"io", "grid", "synth"},  # descriptors: valence partitions and free-atom densities
     "training": {"io", "grid", "models"},
     "screening": {"io", "grid", "models"},
     "dft": {"io", "screening"},  # the CHGCAR writer and density table; Ray start/join (screening.ray_runtime)

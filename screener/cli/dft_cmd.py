@@ -93,11 +93,7 @@ def dft(structures, out_dir, ecut, kpoint_density, smearing, spin, max_atoms, ti
     if exclude_like:
         references = [ref for folder in exclude_like for ref in held_out_structures(folder)]
         excluded = find_exclusions(items, references)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with open(out_dir / "excluded.csv", "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["id", "formula", "matches"])
-            writer.writerows((e.id, e.formula, e.matches) for e in sorted(excluded, key=lambda e: e.id))
+        _record_exclusions(out_dir / "excluded.csv", [(e.id, e.formula, e.matches) for e in excluded])
         left_out = {e.id for e in excluded}
         items = [it for it in items if it.id not in left_out]
         click.echo(f"left out {len(left_out)} inputs matching {len(references)} held-out files (list: {out_dir / 'excluded.csv'})", err=True)
@@ -124,3 +120,21 @@ def dft(structures, out_dir, ecut, kpoint_density, smearing, spin, max_atoms, ti
                f"{summary.skipped} already recorded, in {summary.seconds:.0f} s; table in {out_dir / 'densities'}")  # fmt: skip
     for material_id, message in summary.first_errors[:5]:
         click.echo(f"  {material_id}: {message}")
+
+
+def _record_exclusions(path: Path, rows: list[tuple[str, str, str]]) -> None:
+    """Add ``rows`` (id, formula, matching file) to the exclusion list at ``path``, keeping what earlier
+    runs into the same folder recorded (one row per id; this run's wins), sorted by id."""
+    merged: dict[str, tuple[str, str, str]] = {}
+    if path.exists():
+        with open(path, newline="") as handle:
+            for row in csv.DictReader(handle):
+                merged[row["id"]] = (row["id"], row["formula"], row["matches"])
+    merged.update({row[0]: row for row in rows})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "formula", "matches"])
+        writer.writerows(merged[key] for key in sorted(merged))
+    tmp.replace(path)

@@ -97,3 +97,57 @@ def tabular_feature_names() -> tuple[str, ...]:
 def tabular_features(structure: Structure, *, n_electrons: float) -> np.ndarray:
     """MAGPIE + cell descriptors as one float64 vector (141,)."""
     return np.concatenate([magpie_features(structure.composition), cell_features(structure, n_electrons=n_electrons)])
+
+
+#: cell descriptors that do not change with the cell choice (no lattice lengths or angles).
+INVARIANT_CELL_FEATURES: tuple[str, ...] = ("volume_per_atom", "mass_density")
+
+
+def input_feature_names() -> tuple[str, ...]:
+    """Every per-file feature a read row carries (``tabular``): MAGPIE, cell descriptors, then the
+    invariant density descriptors (:func:`screener.models.descriptors.descriptor_names`). A bundle
+    uses the subset its manifest names (``tabular_features``)."""
+    from .descriptors import descriptor_names
+
+    return tabular_feature_names() + descriptor_names()
+
+
+def invariant_input_names() -> tuple[str, ...]:
+    """The inputs of a bundle that must not depend on how the file was written: MAGPIE, volume per
+    atom, mass density and the invariant density descriptors."""
+    from .descriptors import descriptor_names
+
+    return magpie_feature_names() + INVARIANT_CELL_FEATURES + descriptor_names()
+
+
+def input_features(structure: Structure, rho: np.ndarray | None, *, n_electrons: float, config=None) -> np.ndarray:
+    """The :func:`input_feature_names` vector of one file (descriptors NaN when ``rho`` is None).
+
+    Args:
+        structure: the file's structure.
+        rho: its density on its own grid (e/Å³), or None.
+        n_electrons: the file's electron count.
+        config: :class:`~screener.config.DescriptorConfig` (default when None).
+
+    Raises:
+        Exception: whatever the descriptors raise (an element without a valence model, say).
+    """
+    from .descriptors import descriptor_names, density_descriptors
+
+    descriptors = np.full(len(descriptor_names()), np.nan)
+    if rho is not None:
+        descriptors = density_descriptors(rho, structure, n_electrons=n_electrons, config=config).values
+    return np.concatenate([tabular_features(structure, n_electrons=n_electrons), descriptors])
+
+
+def select_inputs(features: np.ndarray, names: tuple[str, ...] | list[str]) -> np.ndarray:
+    """Columns ``names`` of a (B, len(input_feature_names())) matrix; a matrix that already has
+    ``len(names)`` columns is taken as given (callers that built a bundle's inputs themselves)."""
+    features = np.asarray(features, dtype=np.float64)
+    all_names = input_feature_names()
+    if features.shape[-1] == len(all_names):
+        index = {name: i for i, name in enumerate(all_names)}
+        return features[..., [index[name] for name in names]]
+    if features.shape[-1] == len(names):
+        return features
+    raise ValueError(f"{features.shape[-1]} input features, expected {len(all_names)} (all) or {len(names)} (the bundle's)")

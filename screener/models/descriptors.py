@@ -1,0 +1,240 @@
+"""Density descriptors that do not depend on how the file was written.
+
+A density file is one choice of cell, origin, grid and valence partition for a crystal. These
+descriptors are statistics of the density over the **interstitial region** (points farther than a
+core radius from every nucleus), computed on the file's own grid after moving the density to the
+**canonical valence partition** (:mod:`screener.synth.partition`):
+
+* origin and cell: the distribution of ρ over a uniformly sampled cell is the same for any origin,
+  supercell or basis of the same lattice (sampling aside);
+* valence partition: semicore shells live inside the core radius; their tails outside it are moved
+  with free-atom shells: ρ_canonical = ρ − procrystal(file partition) + procrystal(canonical);
+* code: inside the PAW spheres the pseudo densities of VASP and GPAW differ; outside they agree to
+  Pearson 0.99999 (``benchmarks/DFT.md``).
+
+Besides ρ, the deformation density Δρ = ρ − procrystal (the bonding and charge transfer) and the
+reduced density gradient s = |∇ρ| / (2 (3π²)^{1/3} ρ^{4/3}) are summarized the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..config import DescriptorConfig
+
+if TYPE_CHECKING:
+    from pymatgen.core import Structure
+
+#: bumped when the descriptors change meaning; recorded in bundles that use them.
+DESCRIPTOR_VERSION = "interstitial-v1"
+
+RHO_QUANTILES = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
+DRHO_QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+GRADIENT_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+_S_PREFACTOR = 2.0 * (3.0 * np.pi**2) ** (1.0 / 3.0)
+
+
+def descriptor_names() -> tuple[str, ...]:
+    """Names of :func:`density_descriptors`' values, in order (units: e/Å³ for ρ and Δρ, 1 for fractions and s)."""
+    return (
+        ("interstitial_fraction", "vacuum_fraction", "interstitial_electrons_per_atom", "canonical_electrons_per_volume")
+        + ("rho_i_mean", "rho_i_std")
+        + tuple(f"rho_i_q{int(round(q * 100)):02d}" for q in RHO_QUANTILES)
+        + ("drho_i_mean", "drho_i_std", "drho_i_positive_fraction")
+        + tuple(f"drho_i_q{int(round(q * 100)):02d}" for q in DRHO_QUANTILES)
+        + tuple(f"s_i_q{int(round(q * 100)):02d}" for q in GRADIENT_QUANTILES)
+    )
+
+
+@dataclass(frozen=True)
+class Descriptors:
+    """Descriptors of one density.
+
+    Attributes:
+        values: float64 vector in the order of :func:`descriptor_names`.
+        partition: element → valence electrons per atom the file was found to hold.
+        partition_residual: electrons per cell that no partition explains (0 for a valence density;
+            large for core-only or all-electron files).
+    """
+
+    values: np.ndarray
+    partition: dict[str, float]
+    partition_residual: float
+
+
+def near_nuclei_mask(shape: tuple[int, int, int], lattice: np.ndarray, frac: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """Boolean grid, True at points within ``radii[i]`` Å of atom i (periodic images included).
+
+    Args:
+        shape: grid points along the three lattice vectors.
+        lattice: (3, 3) rows are the lattice vectors, Å.
+        frac: (N, 3) fractional coordinates of the atoms.
+        radii: (N,) radii in Å.
+    """
+    shape = tuple(int(n) for n in shape)
+    mask = np.zeros(shape, dtype=bool)
+    inverse = np.linalg.inv(lattice)  # columns: reciprocal vectors without 2π
+    reach = np.linalg.norm(inverse, axis=0)  # fractional extent per Å along each axis
+    n = np.array(shape)
+    for position, radius in zip(np.asarray(frac, dtype=np.float64) % 1.0, np.asarray(radii, dtype=np.float64)):
+        if radius <= 0:
+            continue
+        centre = position * n
+        half = np.ceil(radius * reach * n).astype(int) + 1
+        axes = [np.arange(int(np.floor(centre[a])) - half[a], int(np.floor(centre[a])) + half[a] + 2) for a in range(3)]
+        d = [((axes[a] - centre[a]) / n[a]) for a in range(3)]  # fractional offsets per axis
+        cart = d[0][:, None, None, None] * lattice[0] + d[1][None, :, None, None] * lattice[1] + d[2][None, None, :, None] * lattice[2]
+        inside = np.einsum("ijkl,ijkl->ijk", cart, cart) < radius**2
+        i, j, k = np.nonzero(inside)
+        mask[axes[0][i] % n[0], axes[1][j] % n[1], axes[2][k] % n[2]] = True
+    return mask
+
+
+def add_radial(
+    grid: np.ndarray, lattice: np.ndarray, frac: np.ndarray, radius: np.ndarray, values: np.ndarray, *, cutoff: float
+) -> None:
+    """Add a spherical function around each atom to ``grid`` in place (periodic images within ``cutoff``).
+
+    Args:
+        grid: (n1, n2, n3) array, e/Å³.
+        lattice: (3, 3) lattice vectors as rows, Å.
+        frac: (N, 3) fractional positions of the atoms that carry the function.
+        radius, values: the radial function on an increasing radius grid (Å, e/Å³); interpolated linearly.
+        cutoff: distance (Å) beyond which the function is taken as zero.
+    """
+    shape = np.array(grid.shape)
+    reach = np.linalg.norm(np.linalg.inv(lattice), axis=0)
+    for position in np.asarray(frac, dtype=np.float64) % 1.0:
+        centre = position * shape
+        half = np.ceil(cutoff * reach * shape).astype(int) + 1
+        axes = [np.arange(int(np.floor(centre[a])) - half[a], int(np.floor(centre[a])) + half[a] + 2) for a in range(3)]
+        d = [(axes[a] - centre[a]) / shape[a] for a in range(3)]
+        cart = d[0][:, None, None, None] * lattice[0] + d[1][None, :, None, None] * lattice[1] + d[2][None, None, :, None] * lattice[2]
+        distance = np.sqrt(np.einsum("ijkl,ijkl->ijk", cart, cart))
+        inside = distance < cutoff
+        i, j, k = np.nonzero(inside)
+        np.add.at(grid, (axes[0][i] % shape[0], axes[1][j] % shape[1], axes[2][k] % shape[2]), np.interp(distance[inside], radius, values))
+
+
+def to_canonical_partition(
+    rho: np.ndarray, structure: Structure, partition: dict[str, float], *, cutoff: float = 4.0
+) -> np.ndarray:
+    """ρ moved from the file's valence partition to the canonical one (e/Å³, a new array).
+
+    For each element whose file valence differs from the canonical, the free-atom (LDA) shells in one
+    partition's valence but not the other's are added (file lacks them) or removed (file has extra).
+    Exact outside the semicore region for chemically inert shells; inside it the result is only
+    approximate, which is why the descriptors leave the cores out.
+    """
+    from ..synth.partition import canonical_valence
+    from ..synth.valence import core_shells, radial_density
+
+    out = np.array(rho, dtype=np.float64)
+    lattice = np.asarray(structure.lattice.matrix, dtype=np.float64)
+    symbols = np.array([site.specie.symbol for site in structure])
+    for element, valence in partition.items():
+        canonical = canonical_valence(element)
+        if abs(valence - canonical) < 1e-9:
+            continue
+        r, extra = radial_density(element, core_shells(element, valence))  # shells the file left in the core
+        _, canonical_core = radial_density(element, core_shells(element, canonical))
+        difference = extra - canonical_core  # > 0: the file lacks shells the canonical valence holds
+        add_radial(out, lattice, structure.frac_coords[symbols == element], r, difference, cutoff=cutoff)
+    return out
+
+
+def core_radii(structure: Structure, *, config: DescriptorConfig) -> np.ndarray:
+    """Per-atom core radius (Å): ``config.core_radius`` capped at ``nn_fraction`` × nearest-neighbour distance."""
+    radii = np.full(len(structure), float(config.core_radius))
+    if len(structure) == 0:
+        return radii
+    distances = structure.distance_matrix if len(structure) > 1 else np.zeros((1, 1))
+    nearest = np.where(distances > 1e-6, distances, np.inf).min(axis=1)
+    # an atom alone in its cell: its nearest neighbour is its own image
+    nearest = np.minimum(nearest, min(structure.lattice.abc))
+    return np.minimum(radii, config.nn_fraction * nearest)
+
+
+def reduced_gradient(rho: np.ndarray, lattice: np.ndarray) -> np.ndarray:
+    """s = |∇ρ| / (2 (3π²)^{1/3} ρ^{4/3}) on the grid (central differences, periodic); NaN where ρ ≤ 1e-6 e/Å³."""
+    n = np.array(rho.shape)
+    inverse = np.linalg.inv(lattice)  # ∂u_a/∂r_j = inverse[j, a]
+    grad = np.zeros(rho.shape + (3,), dtype=np.float64)
+    for axis in range(3):
+        du = (np.roll(rho, -1, axis=axis) - np.roll(rho, 1, axis=axis)) * (n[axis] / 2.0)
+        grad += du[..., None] * inverse[:, axis]
+    magnitude = np.linalg.norm(grad, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = magnitude / (_S_PREFACTOR * np.power(rho, 4.0 / 3.0))
+    return np.where(rho > 1e-6, s, np.nan)
+
+
+def density_descriptors(
+    rho: np.ndarray,
+    structure: Structure,
+    *,
+    n_electrons: float,
+    config: DescriptorConfig | None = None,
+) -> Descriptors:
+    """Invariant descriptors of one density (see the module docstring).
+
+    Args:
+        rho: (n1, n2, n3) density in e/Å³ on the file's grid, axis i along lattice vector i.
+        structure: the file's structure (same cell as ``rho``).
+        n_electrons: the file's electron count (mean of ρ·V).
+        config: core radius and thresholds (defaults: :class:`~screener.config.DescriptorConfig`).
+
+    Returns:
+        :class:`Descriptors`.
+    """
+    from ..synth.partition import canonical_valence, infer_partition
+    from ..synth.procrystal import procrystal_density
+
+    config = config or DescriptorConfig()
+    rho = np.asarray(rho)
+    stride = 1
+    while rho[::stride, ::stride, ::stride].size > config.max_points:
+        stride += 1
+    rho = np.array(rho[::stride, ::stride, ::stride], dtype=np.float64)  # a fine grid, sampled: same statistics, bounded cost
+    lattice = np.asarray(structure.lattice.matrix, dtype=np.float64)
+    volume = abs(float(np.linalg.det(lattice)))
+    counts: dict[str, float] = {}
+    for site in structure:
+        symbol = site.specie.symbol
+        counts[symbol] = counts.get(symbol, 0) + 1
+    partition, residual = infer_partition(counts, n_electrons)
+    canonical = {e: canonical_valence(e) for e in counts}
+    canonical_electrons = sum(counts[e] * canonical[e] for e in counts)
+    if partition != canonical:
+        rho = to_canonical_partition(rho, structure, partition)
+    deformation = rho - procrystal_density(structure, rho.shape, valence=canonical, n_electrons=canonical_electrons)
+
+    radii = core_radii(structure, config=config)
+    interstitial = ~near_nuclei_mask(rho.shape, lattice, structure.frac_coords, radii)
+    if not interstitial.any():
+        interstitial = np.ones(rho.shape, dtype=bool)
+    values_rho = rho[interstitial]
+    values_drho = deformation[interstitial]
+    s = reduced_gradient(rho, lattice)[interstitial]
+    s = s[np.isfinite(s)]
+    s_quantiles = np.quantile(s, GRADIENT_QUANTILES) if s.size else np.full(len(GRADIENT_QUANTILES), np.nan)
+    fraction = float(interstitial.mean())
+    values = np.concatenate(
+        [
+            [
+                fraction,
+                float((values_rho < config.vacuum_density).mean()) * fraction,
+                float(values_rho.mean()) * fraction * volume / max(len(structure), 1),
+                canonical_electrons / volume,
+            ],
+            [values_rho.mean(), values_rho.std()],
+            np.quantile(values_rho, RHO_QUANTILES),
+            [values_drho.mean(), values_drho.std(), float((values_drho > 0).mean())],
+            np.quantile(values_drho, DRHO_QUANTILES),
+            s_quantiles,
+        ]
+    ).astype(np.float64)
+    return Descriptors(values=values, partition=partition, partition_residual=residual)
