@@ -206,6 +206,13 @@ class TrainConfig:
         device: ``auto``, ``cpu`` or ``cuda``.
         val_fraction, test_fraction: split fractions when no split file is given.
         transform_trial_epochs: epochs per candidate input transform when choosing it (0: keep the default).
+        inputs: per-file inputs of both regressors: ``invariant`` (MAGPIE, volume per atom, mass density
+            and the density descriptors of :mod:`screener.models.descriptors`, which do not depend on
+            origin, cell or valence partition) or ``legacy`` (MAGPIE + lattice descriptors, bundles
+            before issue 10; LightGBM then also sees statistics of the model-grid density).
+        ensemble: LightGBM members per target (different seeds); their spread is part of the uncertainty.
+        min_labels: a target with fewer training labels is not trained: predicted as NULL.
+        ood_neighbours: k of the k-nearest-neighbour OOD score.
     """
 
     epochs: int = 40
@@ -218,6 +225,10 @@ class TrainConfig:
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     transform_trial_epochs: int = 3
+    inputs: Literal["invariant", "legacy"] = "invariant"
+    ensemble: int = 5
+    min_labels: int = 20
+    ood_neighbours: int = 5
 
 
 @dataclass(frozen=True)

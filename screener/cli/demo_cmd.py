@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import click
@@ -16,22 +15,22 @@ MARKER = ".demo-inputs.json"
 @click.command(
     epilog="""\b
 Examples:
-  screener demo                                # 50 examples into ./screener-demo
-  screener demo --count 200 --output /tmp/demo --query superhard
+  screener demo                                # 40 real PBE densities into ./screener-demo
+  screener demo --count 10 --output /tmp/demo --query superhard
 """
 )
 @click.option("--output", type=click.Path(file_okay=False), default="screener-demo", show_default=True,
               help="Folder for the example CHGCARs and the results.")
-@click.option("--count", type=click.IntRange(min=1), default=50, show_default=True, help="Example structures to synthesize.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the prototype generator.")
+@click.option("--count", type=click.IntRange(min=1), default=40, show_default=True,
+              help="Example densities to screen (at most the 40 shipped).")
 @click.option("--query", "query_name", default="stiffest_stable", show_default=True, help="Shipped ranking query to print.")
 @click.option("--model", type=click.Path(exists=True, file_okay=False), default=None, help="Bundle (default: the shipped demo bundle).")
-def demo(output: str, count: int, seed: int, query_name: str, model: str | None) -> None:
-    """Synthesize example CHGCARs, screen them, and print the top candidates.
+def demo(output: str, count: int, query_name: str, model: str | None) -> None:
+    """Write example CHGCARs of real DFT densities, screen them, and print the top candidates.
 
     \b
-    1. writes COUNT procrystal CHGCARs of built-in prototypes (rocksalt, perovskite, rutile, ...)
-       to OUTPUT/chgcars (the same code as `screener synth --prototypes`);
+    1. writes COUNT CHGCARs of self-consistent PBE densities shipped with the package (held-out
+       materials of the real-density set, data/densities: never trained on) to OUTPUT/chgcars;
     2. runs the screening pipeline on them with the shipped demo bundle (OUTPUT/results);
     3. prints a shipped ranking query over the results (`screener query --list` shows the others).
     """
@@ -42,7 +41,7 @@ def demo(output: str, count: int, seed: int, query_name: str, model: str | None)
     root = Path(output)
     chgcars = root / "chgcars"
     click.echo(f"1/3 example CHGCARs in {chgcars}")
-    _example_inputs(chgcars, count=count, seed=seed)
+    _example_inputs(chgcars, count=count)
     results = root / "results"
     click.echo(f"2/3 screening them into {results}")
     run = screen([chgcars], results, model=model, progress=True)
@@ -56,14 +55,19 @@ def demo(output: str, count: int, seed: int, query_name: str, model: str | None)
     )
 
 
-def _example_inputs(folder: Path, *, count: int, seed: int) -> None:
-    """Write ``count`` procrystal CHGCARs with a progress bar, or reuse those an earlier demo wrote."""
-    from tqdm.auto import tqdm
+def shipped_densities() -> Path:
+    """The held-out real densities shipped in the package (a density table folder)."""
+    from importlib.resources import files
 
-    from ..config import SynthConfig
-    from ..synth.driver import synthesize_prototypes
+    return Path(str(files("screener") / "data" / "demo_densities"))
 
-    settings = {"count": count, "seed": seed, "spacing": 0.1}
+
+def _example_inputs(folder: Path, *, count: int) -> None:
+    """Write ``count`` shipped densities as CHGCARs (``<id>/CHGCAR``), or reuse those an earlier demo wrote."""
+    from ..io.chgcar_writer import write_chgcar
+    from ..io.density_table import read_density_rows
+
+    settings = {"count": count, "source": "demo_densities"}
     marker = folder / MARKER
     try:
         previous = json.loads(marker.read_text())
@@ -72,9 +76,12 @@ def _example_inputs(folder: Path, *, count: int, seed: int) -> None:
     if previous.get("settings") == settings and all((folder / p).is_file() for p in previous.get("files", [None])):
         click.echo(f"    reusing the {len(previous['files'])} written by an earlier demo (delete {folder} to write them again)")
         return
-    with tqdm(total=count, desc="    writing", unit="file") as bar:
-        summary = synthesize_prototypes(folder, count=count, seed=seed, config=SynthConfig(spacing=settings["spacing"]),
-                                        workers=max(1, os.cpu_count() or 1), progress=lambda done, total, name: bar.update(1))  # fmt: skip
-    click.echo(f"    {len(summary.written)} written in {summary.seconds:.1f} s")
-    files = [str(Path(p).relative_to(folder)) for p in summary.written]
+    files = []
+    for row in read_density_rows(shipped_densities()):
+        if len(files) >= count:
+            break
+        path = write_chgcar(folder / row.id / "CHGCAR", row.structure, row.rho, significant_digits=7,
+                            comment=f"{row.id} PBE valence density (GPAW, screener dft)")  # fmt: skip
+        files.append(str(path.relative_to(folder)))
+    click.echo(f"    {len(files)} written (real PBE densities of held-out materials)")
     marker.write_text(json.dumps({"settings": settings, "files": files}, indent=1) + "\n")

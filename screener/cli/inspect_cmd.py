@@ -27,6 +27,7 @@ def inspect_one(path: str, *, grid: int | None) -> dict:
         "spin": record.spin,
         "n_electrons": record.n_electrons,
         "sha256": record.sha256,
+        **valence_partition(record.structure, record.n_electrons),
     }
     if grid:
         from ..grid.resample import regrid
@@ -36,6 +37,35 @@ def inspect_one(path: str, *, grid: int | None) -> dict:
         info["regrid_seconds"] = round(time.perf_counter() - start, 6)
         info["n_electrons_regridded"] = float(resampled.double().mean()) * record.volume
     return info
+
+
+def valence_partition(structure, n_electrons: float) -> dict:
+    """The valence partition a file holds (per element), the canonical one, and what no partition explains."""
+    from ..synth.partition import canonical_valence, infer_partition
+
+    counts = structure.composition.get_el_amt_dict()
+    try:
+        partition, residual = infer_partition(counts, n_electrons)
+    except Exception as exc:  # noqa: BLE001 - an element without valence tables: say so, inspect the rest
+        return {"valence_partition_error": f"{type(exc).__name__}: {exc}"}
+    return {
+        "valence_partition": partition,
+        "canonical_partition": {element: canonical_valence(element) for element in partition},
+        "unexplained_electrons": round(residual, 6),
+    }
+
+
+def _partition_text(info: dict) -> str:
+    if "valence_partition" not in info:
+        return f" partition=? ({info.get('valence_partition_error', '')})"
+    held = " ".join(
+        f"{e}:{z:g}" + (f"(canonical {info['canonical_partition'][e]:g})" if info["canonical_partition"][e] != z else "")
+        for e, z in sorted(info["valence_partition"].items())
+    )
+    text = f" valence per atom {held}"
+    if abs(info["unexplained_electrons"]) > 0.05:
+        text += f", {info['unexplained_electrons']:+.2f} e unexplained (not a valence density: core or all-electron?)"
+    return text
 
 
 @click.command(
@@ -49,7 +79,11 @@ Examples:
 @click.option("--grid", type=click.IntRange(min=2), default=None, help="Also regrid to N³ and report the electron count after it.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line instead of a table.")
 def inspect(paths: tuple[str, ...], grid: int | None, as_json: bool) -> None:
-    """Show format, formula, cell, grid, spin and electron count of density files.
+    """Show format, formula, cell, grid, spin, electron count and valence partition of density files.
+
+    The valence partition is the number of electrons per atom of each element the file holds,
+    inferred from its electron count (VASP's Na holds 1, Na_pv 7; GPAW's default Na 7); the models
+    move every density to the canonical partition (GPAW's defaults) before describing it.
 
     PATHS are CHGCAR, CHG, AECCAR0/1/2, PARCHG or Gaussian cube files, plain or compressed
     (.gz, .bz2, .xz, .lzma), or density tables (`screener dft`'s Parquet file or folder: a summary
@@ -89,6 +123,7 @@ def inspect(paths: tuple[str, ...], grid: int | None, as_json: bool) -> None:
                 f"{info['path']}: {info['format']} {info['formula']} sites={info['n_sites']} "
                 f"V={info['volume']:.3f} Å³ grid={'x'.join(map(str, info['grid']))} spin={info['spin']} "
                 f"electrons={info['n_electrons']:.6f}"
+                + _partition_text(info)
             )
             if grid:
                 line += f" regridded({grid}³)={info['n_electrons_regridded']:.6f} in {info['regrid_seconds']:.3f} s"

@@ -84,6 +84,14 @@ Examples:
               help="Translation-invariant summaries of each latent channel as LightGBM features.")
 @click.option("--density-features/--no-density-features", default=True, show_default=True,
               help="Statistics of rho over the cell (quantiles, volume fractions) as LightGBM features.")
+@click.option("--inputs", type=click.Choice(["invariant", "legacy"]), default="invariant", show_default=True,
+              help="Per-file inputs of both regressors: invariant = MAGPIE, volume per atom, mass density and density "
+                   "descriptors that do not change with origin, cell or valence partition; legacy = MAGPIE + lattice "
+                   "descriptors (bundles before 0.2).")
+@click.option("--ensemble", type=click.IntRange(min=1), default=5, show_default=True,
+              help="LightGBM members per target; their spread, calibrated on validation, is the uncertainty.")
+@click.option("--min-labels", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Targets with fewer training labels are not trained and predicted as NULL.")
 @click.option("--trees", type=click.IntRange(min=1), default=2000, show_default=True, help="Maximum LightGBM trees per target.")
 @click.option("--transform-trial-epochs", type=click.IntRange(min=0), default=3, show_default=True,
               help="Epochs per candidate input transform (0: asinh(ρ/0.05) without trials).")
@@ -99,7 +107,7 @@ Examples:
               help="What the densities and labels are (sources, licences); recorded in the bundle's manifest.")
 def train(chgcars, labels_path, out, split_file, mapping, grid, regrid_method, frame, cube_edge, epochs,
           regressor_epochs, ae_samples_per_epoch, batch_size, learning_rate, patience, widths, n_pca,
-          invariant_features, density_features, trees, transform_trial_epochs, seed, device, precision, workers, workdir, resume,
+          invariant_features, density_features, inputs, ensemble, min_labels, trees, transform_trial_epochs, seed, device, precision, workers, workdir, resume,
           data_description) -> None:  # fmt: skip
     """Train a model bundle from your own densities and labels.
 
@@ -128,7 +136,8 @@ def train(chgcars, labels_path, out, split_file, mapping, grid, regrid_method, f
         lgbm=LgbmConfig(n_pca=n_pca, invariant_features=invariant_features, density_features=density_features, n_estimators=trees),
         train=TrainConfig(epochs=epochs, regressor_epochs=regressor_epochs, batch_size=batch_size,
                           learning_rate=learning_rate, patience=patience, seed=seed, device=device,
-                          transform_trial_epochs=transform_trial_epochs),  # fmt: skip
+                          transform_trial_epochs=transform_trial_epochs, inputs=inputs, ensemble=ensemble,
+                          min_labels=min_labels),  # fmt: skip
         ae_samples_per_epoch=ae_samples_per_epoch,
         workers=workers,
         precision=precision,

@@ -79,6 +79,19 @@ class ModelBundle:
     #: training-set mean and std of the invariant latent summaries (the similarity embedding is their
     #: z-score); None in bundles made before they existed (the embedding is then the raw channel mean+max).
     embedding_stats: tuple[np.ndarray, np.ndarray] | None = None
+    #: extra LightGBM members per target (seeds 1..n; the ensemble mean is the prediction and its
+    #: spread the model part of the uncertainty); empty in bundles made before ensembles.
+    ensembles: dict[str, list[Any]] = field(default_factory=dict)
+    #: per target, the factor that calibrates the raw spread on the validation split (1σ ≈ 68%).
+    spread_scale: dict[str, float] = field(default_factory=dict)
+    #: targets the bundle has too few labels for: predicted as NULL (NaN), never invented.
+    untrained_targets: tuple[str, ...] = ()
+    #: out-of-distribution reference: (mean, std, standardized training inputs (N, F), k, threshold)
+    #: of the invariant inputs; the OOD score is the mean distance to the k nearest training rows
+    #: over the threshold (the validation split's 99th percentile). None: reconstruction error only.
+    ood_reference: tuple[np.ndarray, np.ndarray, np.ndarray, int, float] | None = None
+    #: :data:`screener.models.descriptors.DESCRIPTOR_VERSION` of the descriptors the bundle was trained on ("" if none).
+    descriptor_version: str = ""
     model_id: str = ""
     path: Path | None = None
 
@@ -136,11 +149,14 @@ def save_bundle(bundle: ModelBundle, path: str | Path) -> str:
         }
         if bundle.embedding_stats is not None:
             arrays["embedding_mean"], arrays["embedding_std"] = bundle.embedding_stats
+        if bundle.ood_reference is not None:
+            arrays["ood_mean"], arrays["ood_std"], arrays["ood_reference"] = (np.asarray(a, np.float32) for a in bundle.ood_reference[:3])
         for name, array in arrays.items():
             np.save(staging / f"{name}.npy", np.asarray(array), allow_pickle=False)
         for target, booster in bundle.boosters.items():
-            best = booster.best_iteration if booster.best_iteration and booster.best_iteration > 0 else None
-            booster.save_model(str(staging / f"lgbm_{target}.txt"), num_iteration=best)
+            _save_booster(booster, staging / f"lgbm_{target}.txt")
+            for k, member in enumerate(bundle.ensembles.get(target, []), start=1):
+                _save_booster(member, staging / f"lgbm_{target}_{k}.txt")
         files = {p.name: sha256_file(p) for p in sorted(staging.iterdir())}
         ae_config = bundle.autoencoder.config
         manifest = {
@@ -174,6 +190,7 @@ def save_bundle(bundle: ModelBundle, path: str | Path) -> str:
                 if bundle.embedding_stats is not None
                 else {}  # absent rather than null: a bundle without statistics keeps its model id
             ),
+            **_optional_manifest(bundle),
             "info": bundle.info,
             "files": files,
         }
@@ -193,6 +210,27 @@ def save_bundle(bundle: ModelBundle, path: str | Path) -> str:
         raise
     bundle.model_id, bundle.path = model_id, path
     return model_id
+
+
+def _save_booster(booster, path: Path) -> None:
+    best = booster.best_iteration if booster.best_iteration and booster.best_iteration > 0 else None
+    booster.save_model(str(path), num_iteration=best)
+
+
+def _optional_manifest(bundle: ModelBundle) -> dict:
+    """Manifest entries of newer features, absent (not null) when unused so older bundles keep their ids."""
+    out: dict[str, Any] = {}
+    if bundle.ensembles:
+        out["ensembles"] = {target: len(members) for target, members in sorted(bundle.ensembles.items())}
+    if bundle.spread_scale:
+        out["spread_scale"] = dict(sorted(bundle.spread_scale.items()))
+    if bundle.untrained_targets:
+        out["untrained_targets"] = sorted(bundle.untrained_targets)
+    if bundle.ood_reference is not None:
+        out["ood"] = {"kind": "input_knn", "k": int(bundle.ood_reference[3]), "threshold": float(bundle.ood_reference[4])}
+    if bundle.descriptor_version:
+        out["descriptor_version"] = bundle.descriptor_version
+    return out
 
 
 def _json_default(value: Any) -> Any:
@@ -276,6 +314,15 @@ def verify_bundle(path: str | Path, *, expect_grid: int | None = None) -> dict:
         raise BundleError(f"{path / MANIFEST}: inconsistent grid ({grid} vs autoencoder {autoencoder.get('grid')})")
     if expect_grid is not None and grid != expect_grid:
         raise BundleError(f"{path}: bundle grid is {grid}³, but {expect_grid}³ was requested")
+    descriptor_version = manifest.get("descriptor_version")
+    if descriptor_version:
+        from .descriptors import DESCRIPTOR_VERSION
+
+        if descriptor_version != DESCRIPTOR_VERSION:
+            raise BundleError(
+                f"{path / MANIFEST}: trained on density descriptors {descriptor_version!r}, but this screener computes "
+                f"{DESCRIPTOR_VERSION!r}; use the screener version that made the bundle"
+            )
     unknown = [t["name"] for t in manifest.get("targets", []) if t["name"] not in TARGETS_BY_NAME]
     if unknown:
         raise BundleError(f"{path / MANIFEST}: unknown targets {unknown}")
@@ -316,6 +363,15 @@ def load_bundle(path: str | Path, *, expect_grid: int | None = None, device: str
         )
         attention.load_state_dict(load_file(str(path / "attention.safetensors")))
         boosters = {name: lgb.Booster(model_file=str(path / f"lgbm_{name}.txt")) for name in manifest["boosters"]}
+        ensembles = {
+            name: [lgb.Booster(model_file=str(path / f"lgbm_{name}_{k}.txt")) for k in range(1, int(count) + 1)]
+            for name, count in manifest.get("ensembles", {}).items()
+        }
+        ood_reference = None
+        if manifest.get("ood"):
+            ood = manifest["ood"]
+            ood_arrays = tuple(np.load(path / f"{name}.npy", allow_pickle=False).astype(np.float64) for name in ("ood_mean", "ood_std", "ood_reference"))
+            ood_reference = (*ood_arrays, int(ood["k"]), float(ood["threshold"]))
     except BundleError:
         raise
     except Exception as exc:  # a hash-valid but inconsistent bundle (hand-edited manifest, wrong shapes)
@@ -341,6 +397,11 @@ def load_bundle(path: str | Path, *, expect_grid: int | None = None, device: str
         lgbm=_config(LgbmConfig, manifest.get("lgbm", {})),
         info=manifest.get("info", {}),
         embedding_stats=embedding_stats,
+        ensembles=ensembles,
+        spread_scale={k: float(v) for k, v in manifest.get("spread_scale", {}).items()},
+        untrained_targets=tuple(manifest.get("untrained_targets", ())),
+        ood_reference=ood_reference,
+        descriptor_version=str(manifest.get("descriptor_version", "")),
         model_id=manifest["model_id"],
         path=path,
     )

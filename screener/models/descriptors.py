@@ -41,6 +41,7 @@ def descriptor_names() -> tuple[str, ...]:
     """Names of :func:`density_descriptors`' values, in order (units: e/Å³ for ρ and Δρ, 1 for fractions and s)."""
     return (
         ("interstitial_fraction", "vacuum_fraction", "interstitial_electrons_per_atom", "canonical_electrons_per_volume")
+        + ("partition_residual_per_atom",)
         + ("rho_i_mean", "rho_i_std")
         + tuple(f"rho_i_q{int(round(q * 100)):02d}" for q in RHO_QUANTILES)
         + ("drho_i_mean", "drho_i_std", "drho_i_positive_fraction")
@@ -119,29 +120,40 @@ def add_radial(
         np.add.at(grid, (axes[0][i] % shape[0], axes[1][j] % shape[1], axes[2][k] % shape[2]), np.interp(distance[inside], radius, values))
 
 
-def to_canonical_partition(
-    rho: np.ndarray, structure: Structure, partition: dict[str, float], *, cutoff: float = 4.0
-) -> np.ndarray:
-    """ρ moved from the file's valence partition to the canonical one (e/Å³, a new array).
-
-    For each element whose file valence differs from the canonical, the free-atom (LDA) shells in one
-    partition's valence but not the other's are added (file lacks them) or removed (file has extra).
-    Exact outside the semicore region for chemically inert shells; inside it the result is only
-    approximate, which is why the descriptors leave the cores out.
-    """
+def to_canonical_partition(rho: np.ndarray, structure: Structure, partition: dict[str, float]) -> np.ndarray:
+    """ρ moved from the file's valence partition to the canonical one (e/Å³, a new array); see :func:`move_partition`."""
     from ..synth.partition import canonical_valence
+
+    return move_partition(rho, structure, partition, {element: canonical_valence(element) for element in partition})
+
+
+def move_partition(
+    rho: np.ndarray, structure: Structure, partition: dict[str, float], target: dict[str, float], *, cutoff: float = 4.0
+) -> np.ndarray:
+    """ρ moved from one valence partition to another (e/Å³, a new array).
+
+    For each element whose valence differs, the free-atom (LDA) shells in one partition's valence
+    but not the other's are added (``target`` holds more) or removed (``target`` holds fewer).
+    Exact outside the semicore region for chemically inert shells; inside it only approximate,
+    which is why the descriptors leave the cores out.
+
+    Args:
+        rho: density (e/Å³) on the structure's cell.
+        partition, target: element → valence electrons per atom, as held and as wanted.
+        cutoff: distance (Å) beyond which the shells are taken as zero.
+    """
     from ..synth.valence import core_shells, radial_density
 
     out = np.array(rho, dtype=np.float64)
     lattice = np.asarray(structure.lattice.matrix, dtype=np.float64)
     symbols = np.array([site.specie.symbol for site in structure])
     for element, valence in partition.items():
-        canonical = canonical_valence(element)
-        if abs(valence - canonical) < 1e-9:
+        wanted = float(target.get(element, valence))
+        if abs(valence - wanted) < 1e-9:
             continue
-        r, extra = radial_density(element, core_shells(element, valence))  # shells the file left in the core
-        _, canonical_core = radial_density(element, core_shells(element, canonical))
-        difference = extra - canonical_core  # > 0: the file lacks shells the canonical valence holds
+        r, held_core = radial_density(element, core_shells(element, valence))
+        _, wanted_core = radial_density(element, core_shells(element, wanted))
+        difference = held_core - wanted_core  # > 0: the target valence holds shells the file left in the core
         add_radial(out, lattice, structure.frac_coords[symbols == element], r, difference, cutoff=cutoff)
     return out
 
@@ -229,6 +241,7 @@ def density_descriptors(
                 float((values_rho < config.vacuum_density).mean()) * fraction,
                 float(values_rho.mean()) * fraction * volume / max(len(structure), 1),
                 canonical_electrons / volume,
+                abs(residual) / max(len(structure), 1),
             ],
             [values_rho.mean(), values_rho.std()],
             np.quantile(values_rho, RHO_QUANTILES),

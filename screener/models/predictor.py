@@ -23,11 +23,34 @@ from ..targets import TARGETS_BY_NAME
 from .attention import enable_mc_dropout
 from .autoencoder import reconstruction_error
 from .bundle import ModelBundle, load_bundle
+from .features import select_inputs
 from .latent_features import density_features, embedding
 from .precision import PrecisionPolicy, resolve_precision
 from .trees import predict_booster, tree_features
 
 log = logging.getLogger(__name__)
+
+
+def knn_distance(queries: np.ndarray, reference: np.ndarray, *, k: int, exclude_self: bool = False) -> np.ndarray:
+    """Mean Euclidean distance of each query row to its ``k`` nearest reference rows (per feature: divided by √F)."""
+    queries = np.asarray(queries, dtype=np.float64)
+    reference = np.asarray(reference, dtype=np.float64)
+    squared = (queries**2).sum(axis=1)[:, None] + (reference**2).sum(axis=1)[None, :] - 2.0 * queries @ reference.T
+    distance = np.sqrt(np.maximum(squared, 0.0))
+    start = 1 if exclude_self else 0
+    k = max(1, min(int(k), reference.shape[0] - start))
+    nearest = np.sort(distance, axis=1)[:, start : start + k]
+    return nearest.mean(axis=1) / math.sqrt(max(queries.shape[1], 1))
+
+
+def _single_element(features: np.ndarray, bundle_names: Sequence[str]) -> np.ndarray | None:
+    """Rows whose composition has one element (MAGPIE's range of atomic numbers is 0), or None if unknown."""
+    from .features import input_feature_names
+
+    names = input_feature_names() if features.shape[1] == len(input_feature_names()) else tuple(bundle_names)
+    if "magpie_range_number" not in names:
+        return None
+    return features[:, names.index("magpie_range_number")] == 0
 
 
 class Predictor:
@@ -59,6 +82,8 @@ class Predictor:
         bundle.attention.to(self.device).eval()
         self._tabular_mean = np.asarray(bundle.tabular_mean, dtype=np.float64)
         self._tabular_std = np.where(np.asarray(bundle.tabular_std) > 1e-12, bundle.tabular_std, 1.0)
+        if bundle.ensembles:  # the spread comes from the tree ensemble, deterministically, not from dropout
+            self.mc_samples = 0 if mc_samples is None else mc_samples
 
     @classmethod
     def from_path(cls, path: str | Path, **options) -> Predictor:
@@ -91,7 +116,9 @@ class Predictor:
     @torch.inference_mode()
     def attention_predict(self, latent: torch.Tensor, tabular: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(mean, MC-dropout std) in standardized model space, (B, T) each."""
-        standardized = np.nan_to_num((np.asarray(tabular, np.float64) - self._tabular_mean) / self._tabular_std)
+        # clipped: an input far outside training (a core density, say) is flagged by the OOD score, and
+        # must not drive the network to arbitrary values
+        standardized = np.clip(np.nan_to_num((np.asarray(tabular, np.float64) - self._tabular_mean) / self._tabular_std), -10.0, 10.0)
         tab = torch.as_tensor(standardized, dtype=torch.float32, device=self.device)
         model = self.bundle.attention
         model.eval()
@@ -124,6 +151,20 @@ class Predictor:
             model.eval()
         return torch.stack(spreads)
 
+    def ood_score(self, tabular: np.ndarray, recon_error: np.ndarray) -> np.ndarray:
+        """How unlike the training data each input is; above 1 means unfamiliar.
+
+        With the bundle's reference of invariant training inputs: the mean distance to the k nearest
+        training rows (standardized inputs) over the validation split's 99th percentile of it. Without
+        (older bundles): the autoencoder's reconstruction error over its training 95th percentile.
+        """
+        reference = self.bundle.ood_reference
+        if reference is None:
+            return recon_error / max(self.bundle.recon_error_p95, 1e-30)
+        mean, std, rows, k, threshold = reference
+        z = np.nan_to_num((np.asarray(tabular, dtype=np.float64) - mean) / std, nan=0.0, posinf=1e6, neginf=-1e6)
+        return knn_distance(z, rows, k=k) / max(threshold, 1e-30)
+
     # -- the whole chain --------------------------------------------------------------------
 
     def predict(self, batch: dict) -> dict[str, np.ndarray]:
@@ -140,7 +181,9 @@ class Predictor:
             target's unit, and ``pugh_ratio``, ``poisson_ratio``, ``vickers_hardness``.
         """
         densities = list(batch["rho"])
-        tabular = np.asarray(batch["tabular"], dtype=np.float64).reshape(len(densities), -1)
+        given = np.asarray(batch["tabular"], dtype=np.float64).reshape(len(densities), -1)
+        tabular = select_inputs(given, self.bundle.tabular_names)
+        single_element = _single_element(given, self.bundle.tabular_names)
         lattices = batch.get("lattice")
         if len(densities) == 0:
             return {}
@@ -149,11 +192,12 @@ class Predictor:
         while start < len(densities):
             stop = min(start + size, len(densities))
             try:
-                parts.append(
-                    self._predict_chunk(
-                        densities[start:stop], tabular[start:stop], None if lattices is None else lattices[start:stop]
-                    )
-                )
+                part = self._predict_chunk(densities[start:stop], tabular[start:stop], None if lattices is None else lattices[start:stop])
+                if "formation_energy" in part and single_element is not None:
+                    # an element's formation energy is 0 by definition (the raw outputs keep their columns)
+                    part["formation_energy"] = np.where(single_element[start:stop], 0.0, part["formation_energy"])
+                    part["formation_energy_std"] = np.where(single_element[start:stop], 0.0, part["formation_energy_std"])
+                parts.append(part)
                 start = stop
             except torch.cuda.OutOfMemoryError:
                 if size == 1:
@@ -168,6 +212,7 @@ class Predictor:
 
     def predict_model_grids(self, grids: torch.Tensor | np.ndarray, tabular: np.ndarray) -> dict[str, np.ndarray]:
         """Like :meth:`predict` for densities already on the bundle's grid ((B, n, n, n), e/Å³)."""
+        tabular = select_inputs(tabular, self.bundle.tabular_names)
         latent, recon = self.encode(torch.as_tensor(np.asarray(grids) if not torch.is_tensor(grids) else grids))
         att_z, att_spread_z = self.attention_predict(latent, tabular)
         latent_np = latent.cpu().numpy()
@@ -176,7 +221,7 @@ class Predictor:
             "latent": latent_np,
             "embedding": embedding(latent_np, self.bundle.embedding_stats),
             "recon_error": recon_np,
-            "ood_score": recon_np / max(self.bundle.recon_error_p95, 1e-30),
+            "ood_score": self.ood_score(tabular, recon_np),
         }
         features = None
         if self.bundle.boosters:
@@ -187,14 +232,18 @@ class Predictor:
             att = att_z[:, index] * stats.std + stats.mean
             mc_std = att_spread_z[:, index] * stats.std
             booster = self.bundle.boosters.get(stats.name)
-            if booster is not None:
-                lgbm = predict_booster(booster, features)
+            if stats.name in self.bundle.untrained_targets:  # no labels to learn from: NULL, never invented
+                lgbm = att = blend = spread = np.full_like(att, np.nan)
+            elif booster is not None:
+                members = np.stack([predict_booster(b, features) for b in [booster, *self.bundle.ensembles.get(stats.name, [])]])
+                lgbm = members.mean(axis=0)
                 weight = self.bundle.blend_weights.get(stats.name, 0.5)
                 blend = weight * lgbm + (1 - weight) * att
-                spread = np.sqrt(mc_std**2 + ((lgbm - att) / 2) ** 2)
+                spread = np.sqrt(mc_std**2 + members.var(axis=0) + ((lgbm - att) / 2) ** 2)
             else:
                 lgbm = np.full_like(att, np.nan)
                 blend, spread = att, mc_std
+            spread = spread * self.bundle.spread_scale.get(stats.name, 1.0)
             value = target.from_model_space(blend)
             out[stats.name] = value
             out[f"{stats.name}_lgbm"] = target.from_model_space(lgbm)

@@ -52,9 +52,9 @@ def run_local(
         on_model_loaded: called once the bundle is loaded.
         registry: folder where the model replica records itself (as Ray's replicas do).
     """
-    from ..models.features import tabular_feature_names
+    from ..models.features import input_feature_names
 
-    n_tabular = len(tabular_feature_names())
+    n_tabular = len(input_feature_names())
     skip_ids = frozenset(state.predicted)
     skip_errors = frozenset() if config.retry_errors else state.error_pairs
     rows: queue.Queue = queue.Queue(maxsize=4 * config.batch_size)

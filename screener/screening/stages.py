@@ -107,9 +107,14 @@ def density_row(
     Raises:
         Exception: whatever featurization raises (the caller decides whether it becomes a row).
     """
-    from ..models.features import tabular_features
+    from ..models.features import input_features
 
-    tabular = tabular_features(structure, n_electrons=n_electrons)
+    try:
+        tabular = input_features(structure, rho, n_electrons=n_electrons)
+    except Exception as exc:  # noqa: BLE001 - descriptors NaN, said in the warning column; the composition still predicts
+        tabular = input_features(structure, None, n_electrons=n_electrons)
+        note = f"density descriptors unavailable ({type(exc).__name__}: {exc})"
+        warning = f"{warning}; {note}" if warning else note
     rho = np.asfortranarray(rho, dtype=np.float32)
     return {
         "path": path,
@@ -209,12 +214,12 @@ def read_batch(
 ) -> dict[str, np.ndarray]:
     """Stage 1 (CPU): ``{"path", "root"}`` (or the exact names as ``path_bytes``, ``root_bytes``)
     → rows ready for prediction (or error/skip rows)."""
-    from ..models.features import tabular_feature_names
+    from ..models.features import input_feature_names
 
     paths = [os.fsdecode(bytes(p)) for p in batch["path_bytes"]] if "path_bytes" in batch else [str(p) for p in batch["path"]]
     roots = [os.fsdecode(bytes(r)) for r in batch["root_bytes"]] if "root_bytes" in batch else [str(r) for r in batch["root"]]
     rows = [read_one(p, r, limits=limits, skip_ids=skip_ids, skip_errors=skip_errors) for p, r in zip(paths, roots)]
-    return rows_to_batch(rows, n_tabular=len(tabular_feature_names()))
+    return rows_to_batch(rows, n_tabular=len(input_feature_names()))
 
 
 class PredictBatch:

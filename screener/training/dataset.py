@@ -43,7 +43,8 @@ class DensityDataset:
         paths: source files.
         formulas: reduced formulas.
         grids: (N, n, n, n) float32 densities in e/Å³ on the model grid (a read-only memory map).
-        tabular: (N, F) MAGPIE + cell descriptors.
+        tabular: (N, F) every per-file input (:func:`screener.models.features.input_feature_names`:
+            MAGPIE, cell descriptors, invariant density descriptors).
         extras: (N, len(EXTRAS)) per-sample scalars.
         errors: files that could not be used, as {"path", "reason"}.
     """
@@ -69,7 +70,10 @@ class DensityDataset:
 
 
 def _fingerprint(files: Sequence[InputFile], regrid: RegridConfig) -> str:
+    from ..models.descriptors import DESCRIPTOR_VERSION
+
     digest = hashlib.sha256(json.dumps(asdict(regrid), sort_keys=True).encode())
+    digest.update(DESCRIPTOR_VERSION.encode())  # a dataset prepared with other descriptors is prepared again
     for item in files:
         row = split_row_path(item.path)  # a density-table row: the table file's stat stands for it
         stat = os.stat(row[0] if row else item.path)
@@ -84,7 +88,7 @@ def _prepare_one(item: InputFile, regrid_config: RegridConfig, limits: ReadLimit
     from ..errors import InputError
     from ..grid.resample import regrid
     from ..io.reading import read_density
-    from ..models.features import tabular_features
+    from ..models.features import input_features
 
     torch.set_num_threads(1)
     try:
@@ -97,7 +101,7 @@ def _prepare_one(item: InputFile, regrid_config: RegridConfig, limits: ReadLimit
             "path": item.path,
             "formula": structure.composition.reduced_formula,
             "grid": grid.astype(np.float32),
-            "tabular": tabular_features(structure, n_electrons=record.n_electrons),
+            "tabular": input_features(structure, record.rho, n_electrons=record.n_electrons),
             "extras": np.array(
                 [record.volume, record.n_electrons, structure.density, len(structure) / record.volume, len(structure)]
             ),

@@ -32,7 +32,9 @@ from ..io.naming import record_name
 from ..models.attention import AttentionRegressor
 from ..models.autoencoder import InputTransform, PeriodicAutoencoder
 from ..models.bundle import ModelBundle, TargetStats, save_bundle
-from ..models.features import tabular_feature_names
+from ..models.descriptors import DESCRIPTOR_VERSION
+from ..models.features import input_feature_names, invariant_input_names, select_inputs, tabular_feature_names
+from ..models.predictor import knn_distance
 from ..models.latent_features import embedding_statistics
 from ..models.precision import resolve_precision
 from ..models.trees import LatentPCA, fit_booster, predict_booster, tree_feature_names, tree_features
@@ -206,6 +208,14 @@ def _align_labels(dataset: DensityDataset, labels: LabelSet) -> np.ndarray:
     return y
 
 
+def calibrate_spread(prediction: np.ndarray, spread: np.ndarray, truth: np.ndarray) -> float:
+    """Factor s such that |prediction − truth| ≤ s·spread for 68.27% of the (finite) rows; 1 when undefined."""
+    keep = np.isfinite(truth) & np.isfinite(prediction) & (spread > 0)
+    if keep.sum() < 5:
+        return 1.0
+    return float(np.quantile(np.abs(prediction[keep] - truth[keep]) / spread[keep], 0.6827))
+
+
 def _fingerprint(ids: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()[:16]
 
@@ -300,10 +310,17 @@ def train_model(
     # ---- phase 2: latents, standardizations, regressors --------------------------------------
     latents, recon = encode_dataset(autoencoder, grids, transform, batch_size=config.batch_size, device=device, policy=policy)
     recon_p95 = float(np.quantile(recon[train_idx], 0.95))
-    tabular = dataset.tabular
-    tab_mean = tabular[train_idx].mean(axis=0)
-    tab_std = tabular[train_idx].std(axis=0)
-    tab_std = np.where(tab_std > 1e-12, tab_std, 1.0)
+    invariant_inputs = config.inputs == "invariant"
+    input_names = invariant_input_names() if invariant_inputs else tabular_feature_names()
+    if invariant_inputs and dataset.tabular.shape[1] != len(input_feature_names()):
+        raise LabelError(f"{workdir / 'dataset'} was prepared without density descriptors; rerun without --resume")
+    tabular = select_inputs(dataset.tabular, input_names)
+    tab_mean = np.nanmean(tabular[train_idx], axis=0)
+    tab_std = np.nanstd(tabular[train_idx], axis=0)
+    # a floor on the scale: a column that is constant in training (the partition residual of GPAW
+    # densities, say) must not turn a 1e-7 difference into a large z
+    tab_std = np.maximum(np.nan_to_num(tab_std), 1e-3 * (1.0 + np.abs(np.nan_to_num(tab_mean))))
+    tab_mean = np.nan_to_num(tab_mean)
     tabular_z = np.nan_to_num((tabular - tab_mean) / tab_std).astype(np.float32)
     y_model = np.stack([t.to_model_space(y[:, j]) for j, t in enumerate(TARGETS)], axis=1)
     y_model[~np.isfinite(y_model)] = np.nan
@@ -339,35 +356,57 @@ def train_model(
 
     pca = LatentPCA.fit(latents[train_idx].reshape(len(train_idx), -1), options.lgbm.n_pca, seed=config.seed) if options.lgbm.n_pca > 0 else None
     invariant = options.lgbm.invariant_features
-    density_stats = dataset_density_features(grids) if options.lgbm.density_features else None
+    grid_statistics = options.lgbm.density_features and not invariant_inputs  # model-grid statistics change with the cell
+    lgbm_config = replace(options.lgbm, density_features=grid_statistics)
+    density_stats = dataset_density_features(grids) if grid_statistics else None
     features = tree_features(latents, tabular, pca=pca, invariant=invariant, density_stats=density_stats)
     feature_names = tree_feature_names(
         n_pca=pca.n_components if pca else 0, latent_channels=options.autoencoder.latent_channels,
-        invariant=invariant, tabular_names=tabular_feature_names(), density=options.lgbm.density_features,
+        invariant=invariant, tabular_names=input_names, density=grid_statistics,
     )  # fmt: skip
-    boosters = {}
+    boosters, ensembles = {}, {}
+    untrained = []
     from tqdm.auto import tqdm
 
     for j, target in enumerate(tqdm(TARGETS, desc="training LightGBM", unit="target", disable=not options.progress)):
-        if np.isfinite(y_model[train_idx, j]).sum() < 4:
-            log.warning("%s: fewer than 4 training labels; no LightGBM model", target.name)
+        n_labels = int(np.isfinite(y_model[train_idx, j]).sum())
+        if n_labels < max(4, config.min_labels):
+            log.warning("%s: %d training labels (< %d); not trained, predicted as NULL", target.name, n_labels, config.min_labels)
+            untrained.append(target.name)
             continue
-        boosters[target.name] = fit_booster(
-            features[train_idx], y_model[train_idx, j],
-            features[val_idx] if len(val_idx) else None, y_model[val_idx, j] if len(val_idx) else None,
-            config=options.lgbm, seed=config.seed, feature_names=feature_names,
-        )  # fmt: skip
+        members = [
+            fit_booster(
+                features[train_idx], y_model[train_idx, j],
+                features[val_idx] if len(val_idx) else None, y_model[val_idx, j] if len(val_idx) else None,
+                config=lgbm_config, seed=config.seed + k, feature_names=feature_names,
+            )  # fmt: skip
+            for k in range(max(1, config.ensemble))
+        ]
+        boosters[target.name], ensembles[target.name] = members[0], members[1:]
 
     # blend weights on validation
     att_val = _attention_predict(attention, latents, tabular_z, val_idx, batch_size=config.batch_size, device=device) if len(val_idx) else None
-    blend = {}
+    blend, spread_scale = {}, {}
     for j, target in enumerate(TARGETS):
         if target.name not in boosters or att_val is None:
             blend[target.name] = 0.5 if target.name in boosters else 0.0
             continue
-        lgbm_val = predict_booster(boosters[target.name], features[val_idx])
+        member_val = np.stack([predict_booster(b, features[val_idx]) for b in [boosters[target.name], *ensembles[target.name]]])
+        lgbm_val = member_val.mean(axis=0)
         att_model_space = att_val[:, j] * stats[j].std + stats[j].mean
         blend[target.name] = best_blend_weight(lgbm_val, att_model_space, y_model[val_idx, j])
+        if ensembles[target.name]:  # calibrate the spread so that about 68% of validation errors fall within 1σ
+            weight = blend[target.name]
+            blended = weight * lgbm_val + (1 - weight) * att_model_space
+            raw = np.sqrt(member_val.var(axis=0) + ((lgbm_val - att_model_space) / 2) ** 2)
+            spread_scale[target.name] = calibrate_spread(blended, raw, y_model[val_idx, j])
+    ood_reference = None
+    if invariant_inputs:
+        z_train = np.nan_to_num((tabular[train_idx] - tab_mean) / tab_std)
+        held = val_idx if len(val_idx) else train_idx
+        distance = knn_distance(np.nan_to_num((tabular[held] - tab_mean) / tab_std), z_train, k=config.ood_neighbours,
+                                exclude_self=not len(val_idx))  # fmt: skip
+        ood_reference = (tab_mean, tab_std, z_train.astype(np.float32), config.ood_neighbours, float(np.quantile(distance, 0.99)))
 
     bundle = ModelBundle(
         regrid=options.regrid,
@@ -375,7 +414,7 @@ def train_model(
         autoencoder=autoencoder.cpu().eval(),
         attention=attention.cpu().eval(),
         targets=stats,
-        tabular_names=tabular_feature_names(),
+        tabular_names=tuple(input_names),
         tabular_mean=tab_mean,
         tabular_std=tab_std,
         pca=pca,
@@ -384,8 +423,13 @@ def train_model(
         boosters=boosters,
         blend_weights=blend,
         recon_error_p95=recon_p95,
-        lgbm=options.lgbm,
+        lgbm=lgbm_config,
         embedding_stats=embedding_statistics(latents[train_idx]),  # similarity search: training split only
+        ensembles=ensembles,
+        spread_scale=spread_scale,
+        untrained_targets=tuple(untrained),
+        ood_reference=ood_reference,
+        descriptor_version=DESCRIPTOR_VERSION if invariant_inputs else "",
     )
     metrics = evaluate_splits(bundle, dataset, y, splits, device=device)
     bundle.info = {

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from pymatgen.core import Lattice, Structure
 
 from screener.cli.main import cli
 
@@ -71,6 +72,15 @@ def test_train_then_evaluate_reproduces_the_stored_test_metrics(tiny_training_se
     assert (evaluation / "parity_bulk_modulus.png").stat().st_size > 1000
     assert sum(1 for _ in open(evaluation / "predictions.csv")) == 1 + 4
 
+    # an element's formation energy is 0 by definition; the regressors' raw outputs keep their columns
+    import screener
+    from screener.synth.procrystal import procrystal_density
+
+    copper = Structure(Lattice.cubic(3.61), ["Cu"] * 4, [[0, 0, 0], [0, .5, .5], [.5, 0, .5], [.5, .5, 0]])  # fmt: skip
+    row = screener.load_model(bundle).predict_density(copper, procrystal_density(copper, (16, 16, 16)))
+    assert row["formation_energy"] == 0.0 and row["formation_energy_std"] == 0.0
+    assert np.isfinite(row["formation_energy_lgbm"]) and row["formation_energy_lgbm"] != 0.0
+
     # --resume finds every epoch done and only rebuilds the bundle
     log_before = (work / "training_log.csv").read_text().splitlines()
     result = runner.invoke(cli, train_args + ["--resume"])
@@ -86,3 +96,44 @@ def test_training_refuses_labels_matching_no_density(tiny_training_set, tmp_path
     result = CliRunner().invoke(cli, ["train", "--chgcars", str(root / "chgcars"), "--labels", str(labels),
                                       "--out", str(tmp_path / "b"), "--grid", "16", "--workers", "1"])  # fmt: skip
     assert result.exit_code != 0 and "no density matched" in result.output
+
+
+def test_invariant_bundle_has_null_untrained_targets_zero_element_formation_energy_and_a_calibrated_spread(tiny_training_set, tmp_path) -> None:
+    """Trained without formation-energy labels, the bundle says so (NULL), and the ensemble spread is reproducible."""
+    import screener
+    from screener.synth.procrystal import procrystal_density
+
+    root, labels = tiny_training_set
+    rows = list(csv.DictReader(open(labels)))
+    no_energy = tmp_path / "labels.csv"
+    with open(no_energy, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["id", "K_VRH", "G_VRH"])
+        writer.writeheader()
+        writer.writerows({k: row[k] for k in ("id", "K_VRH", "G_VRH")} for row in rows)
+    bundle = tmp_path / "bundle"
+    args = ["train", "--chgcars", str(root / "chgcars"), "--labels", str(no_energy), "--out", str(bundle), "--grid", "16",
+            "--epochs", "1", "--regressor-epochs", "2", "--widths", "8,16", "--trees", "40", "--batch-size", "8",
+            "--transform-trial-epochs", "0", "--workers", "1", "--ensemble", "3", "--min-labels", "10"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["untrained_targets"] == ["formation_energy"]
+    assert manifest["ensembles"]["bulk_modulus"] == 2 and manifest["spread_scale"]["bulk_modulus"] > 0
+    assert manifest["descriptor_version"] and manifest["ood"]["threshold"] > 0
+    assert "lattice_a" not in manifest["tabular_features"]  # cell-choice-dependent inputs are out
+
+    model = screener.load_model(bundle)
+    si = Structure(Lattice.cubic(5.43), ["Si"] * 8, [[0, 0, 0], [.25, .25, .25], [0, .5, .5], [.25, .75, .75],
+                   [.5, 0, .5], [.75, .25, .75], [.5, .5, 0], [.75, .75, .25]]).get_primitive_structure()  # fmt: skip
+    rho = procrystal_density(si, (16, 16, 16))
+    first, again = model.predict_density(si, rho), model.predict_density(si, rho * (1 + 1e-7))
+    assert first["formation_energy"] == 0.0  # an element: 0 by definition, labels or not
+    salt = Structure(Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [.5, .5, .5]])
+    compound = model.predict_density(salt, procrystal_density(salt, (16, 16, 16), valence={"Na": 1, "Cl": 7}))
+    assert compound["formation_energy"] is None or np.isnan(compound["formation_energy"])  # no labels: not invented
+    assert first["bulk_modulus"] > 0 and first["bulk_modulus_std"] > 0
+    assert again["bulk_modulus_std"] == pytest.approx(first["bulk_modulus_std"], rel=1e-3)  # CHGCAR vs CHG of one run
+    bigger = si.copy()
+    bigger.make_supercell((2, 1, 1))
+    tiled = model.predict_density(bigger, np.tile(rho, (2, 1, 1)))
+    assert tiled["bulk_modulus_lgbm"] == pytest.approx(first["bulk_modulus_lgbm"], rel=0.01)  # the trees see invariant inputs
