@@ -127,8 +127,8 @@ def read_density(
 
     Read from disk, a file's memory is bounded by its declared grid (the float64 values of its
     blocks, their float32 results, a few MiB of buffers), whatever its bytes: a plain file, or a
-    compressed one larger than one value block's text, is streamed (and hashed in a second pass),
-    and text beyond what the grid can need is refused.
+    compressed one larger than half of one value block's text, is streamed (and hashed in a second
+    pass), and text beyond what the grid can need is refused.
 
     Args:
         path: a CHGCAR, CHG, AECCAR0/1/2, PARCHG or Gaussian cube file, plain or compressed
@@ -170,11 +170,14 @@ def _prefix(source: bytes | memoryview | RegularFile, size: int) -> bytes:
 
 
 def _head(source: bytes | memoryview | RegularFile, codec: str | None, path: str, size: int) -> bytes:
-    """The first ``size`` bytes of the (decompressed) text; from a file on disk, only a prefix of the
-    compressed bytes is read (``size`` plus 1 MiB: text never compresses to much more than itself)."""
+    """The first ``size`` bytes of the (decompressed) text. Only a prefix of the compressed bytes is
+    inflated (``size`` plus 64 KiB: text compresses, and even stored gzip blocks add only 5 bytes per
+    64 KiB), so a file on disk is not read whole for it and the inflater's copy of the input it has
+    not used does not grow with the file."""
     if not codec:
         return _prefix(source, size)
-    compressed = _prefix(source, size + (1 << 20)) if isinstance(source, RegularFile) else source
+    limit = size + (1 << 16)
+    compressed = source.pread(0, limit) if isinstance(source, RegularFile) else memoryview(source)[:limit]
     return _inflate_head(compressed, codec, path, size)
 
 
@@ -197,9 +200,14 @@ def _vasp_header(source, codec: str | None, path: str, head: bytes, limits: Read
 
 def _one_block_bytes(points: int, limits: ReadLimits) -> int:
     """Text of one value block of ``points`` values at the widest accepted width, plus an eighth of
-    the header allowance, bytes: what a compressed file may inflate to in one call, and the largest
-    compressed file read whole for it."""
+    the header allowance, bytes: what a gzip file may inflate to in one call."""
     return points * limits.max_bytes_per_value + limits.header_bytes // 8
+
+
+#: a compressed file is read whole (for the one-call inflate) only up to this fraction of one
+#: block's text: the text of values compresses at least 2:1, and a hostile file read whole then
+#: costs no more than a well-formed gzip (its bytes + one block's text + the float64 block).
+_WHOLE_COMPRESSED_FRACTION = 2
 
 
 def _text_stream(
@@ -215,13 +223,13 @@ def _text_stream(
     gives the file's SHA-256 (``sha256`` when known, else hashed on a second core meanwhile).
 
     A plain file on disk is streamed through a small buffer and hashed in a second pass over the
-    file, so its cost does not grow with its bytes; a compressed file no larger than one block's
-    text is read whole (a gzip then inflates in one call, the common case, fastest), a larger one is
-    streamed from disk through the streaming inflate. A file read in two passes (parse and hash) is
-    refused if it changed in between.
+    file, so its cost does not grow with its bytes; a compressed file no larger than half of one
+    block's text is read whole (a gzip then inflates in one call, the common case, fastest), a
+    larger one is streamed from disk through the streaming inflate. A file read in two passes
+    (parse and hash) is refused if it changed in between.
     """
     fast = _one_block_bytes(points, limits)
-    if isinstance(source, RegularFile) and codec is not None and source.size <= fast:
+    if isinstance(source, RegularFile) and codec is not None and source.size <= fast // _WHOLE_COMPRESSED_FRACTION:
         source = source.read_all()
     stream = open_text(source, codec, path, max_bytes=limits.text_bytes(points), fast_bytes=fast)
     if isinstance(source, RegularFile):
