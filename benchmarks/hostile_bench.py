@@ -1,7 +1,8 @@
 """Peak memory of reading hostile files, against a well-formed file of the same declared grid.
 
 Each case is read by ``screener.io.reading.read_density`` in a fresh Python process that first
-imports everything and reads a tiny file (the fixed overhead: Python, numpy, pymatgen); its peak
+imports everything and reads a tiny plain and a tiny gzip file (the fixed overhead: Python, numpy,
+pymatgen, pyarrow); its peak
 resident memory (``VmHWM``, reset through ``/proc/self/clear_refs``) is then reported above the
 resident size before the read. Linux only.
 
@@ -9,7 +10,9 @@ resident size before the read. Linux only.
 
 Cases: a well-formed CHGCAR (plain and gzip); one newline-free line of ``0.0 `` far beyond the
 grid (gzip, bzip2, xz: a few MB compressed); the same gzip with a trailer claiming 4 GiB; the
-same endless line as a plain file; a symlink to /dev/zero.
+same endless line as a plain file, and as a gzip of stored (uncompressed) blocks (as large as the
+plain file, and just under the size up to which a compressed file is read whole); a symlink to
+/dev/zero.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from screener.config import ReadLimits
+
 CHILD = r"""
 import json, sys, time
 from screener.io.reading import read_density
@@ -36,7 +41,8 @@ def status(key):
         if line.startswith(key):
             return int(line.split()[1])
 
-read_density(sys.argv[2])  # warm-up: imports, pymatgen parser, buffers
+for warm_up in sys.argv[2:]:  # a tiny plain and gzip file: imports (pyarrow's ~25 MB too), parser, buffers
+    read_density(warm_up)
 with open("/proc/self/clear_refs", "w") as handle:
     handle.write("5")  # reset the peak (VmHWM) to the current resident size
 base = status("VmRSS:")
@@ -65,6 +71,7 @@ def main() -> None:
     parser.add_argument("--bomb-mb", type=int, default=256, help="MB of the endless line (decompressed)")
     args = parser.parse_args()
     n = args.grid
+    limits = ReadLimits()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         valid = tmp / "valid" / "CHGCAR"
@@ -75,6 +82,9 @@ def main() -> None:
         tiny = tmp / "tiny" / "CHGCAR"
         tiny.parent.mkdir()
         _write_valid(tiny, 4)
+        tiny_gz = tmp / "tiny-gz" / "CHGCAR.gz"
+        tiny_gz.parent.mkdir()
+        tiny_gz.write_bytes(gzip.compress(tiny.read_bytes()))
         cases: dict[str, Path] = {"well-formed, plain": valid}
         gz = tmp / "valid.gz" / "CHGCAR.gz"
         gz.parent.mkdir()
@@ -102,6 +112,22 @@ def main() -> None:
             for _ in range(min(args.bomb_mb, 256)):
                 handle.write(line)
         cases[f"endless line, plain ({plain.stat().st_size / 1e6:.0f} MB)"] = plain
+        stored = tmp / "stored-gzip" / "CHGCAR.gz"
+        stored.parent.mkdir()
+        with gzip.open(stored, "wb", compresslevel=0) as handle:  # stored blocks: as large as the text
+            handle.write(header)
+            for _ in range(min(args.bomb_mb, 256)):
+                handle.write(line)
+        cases[f"endless line, gzip of stored blocks ({stored.stat().st_size / 1e6:.0f} MB)"] = stored
+        # the largest compressed file still read whole: half of one block's text (io/reading.py)
+        whole = (n**3 * limits.max_bytes_per_value + limits.header_bytes // 8) // 2 - len(header) - (1 << 20)
+        near = tmp / "stored-gzip-whole" / "CHGCAR.gz"
+        near.parent.mkdir()
+        with gzip.open(near, "wb", compresslevel=0) as handle:
+            handle.write(header)
+            for _ in range(whole >> 20):
+                handle.write(line)
+        cases[f"endless line, gzip of stored blocks ({near.stat().st_size / 1e6:.0f} MB, read whole)"] = near
         zero = tmp / "zero" / "CHGCAR"
         zero.parent.mkdir()
         zero.symlink_to("/dev/zero")
@@ -111,7 +137,7 @@ def main() -> None:
         print(f"declared grid {n}³: float64 grid {grid_mb:.1f} MB; peak = extra resident memory of the read")
         print(f"| case | extra peak (MB) | × float64 grid | seconds | outcome |\n|---|---:|---:|---:|---|")
         for name, path in cases.items():
-            result = subprocess.run([sys.executable, "-c", CHILD, str(path), str(tiny)], capture_output=True, text=True,
+            result = subprocess.run([sys.executable, "-c", CHILD, str(path), str(tiny), str(tiny_gz)], capture_output=True, text=True,
                                     env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)  # fmt: skip
             if result.returncode:
                 print(f"| {name} | failed: {result.stderr[-300:]} |")

@@ -1,7 +1,9 @@
-"""Bytes in: per-thread reusable read buffers, streaming decompression with a size cap, hashing, text checks.
+"""Bytes in: regular files read by position (streamed, hashed in chunks, or into a per-thread reusable
+buffer), streaming decompression with a size cap, hashing, text checks.
 
-Everything here works on raw bytes or ``memoryview`` s and knows nothing of the file formats; the
-CHGCAR and cube parsers (:mod:`.chgcar`, :mod:`.cube`) read from :func:`_byte_stream` over the result.
+Everything here works on raw bytes, ``memoryview`` s or open files and knows nothing of the file
+formats; the CHGCAR and cube parsers (:mod:`.chgcar`, :mod:`.cube`) read from the stream that
+:func:`open_text` gives.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import threading
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import IO
+from typing import IO, Callable
 
 from ..config import ReadLimits
 from ..errors import InputError
@@ -94,9 +96,13 @@ class _InflatingStream(io.RawIOBase):
     Seeking backwards is allowed within the window (``_KEEP_BEHIND`` bytes behind the position).
     """
 
-    def __init__(self, raw: bytes | memoryview, codec: str, path: str, *, max_bytes: int) -> None:
+    def __init__(self, raw: bytes | memoryview | RegularFile, codec: str, path: str, *, max_bytes: int) -> None:
         super().__init__()
-        self._raw = memoryview(raw).cast("B") if isinstance(raw, memoryview) and raw.format != "B" else memoryview(raw)
+        if isinstance(raw, RegularFile):  # compressed bytes read from the file as they are needed
+            self._raw_size, self._read_raw = raw.size, raw.pread
+        else:
+            view = memoryview(raw).cast("B") if isinstance(raw, memoryview) and raw.format != "B" else memoryview(raw)
+            self._raw_size, self._read_raw = len(view), lambda offset, count: view[offset : offset + count]
         self._codec = codec
         self._path = path
         self._max_bytes = max_bytes
@@ -136,7 +142,7 @@ class _InflatingStream(io.RawIOBase):
         if self._pending:
             data, self._pending = self._pending, b""
             return data
-        data = self._raw[self._in_pos : self._in_pos + _FEED_CHUNK]
+        data = self._read_raw(self._in_pos, _FEED_CHUNK) if self._in_pos < self._raw_size else b""
         self._in_pos += len(data)
         return data
 
@@ -156,11 +162,11 @@ class _InflatingStream(io.RawIOBase):
             raise InputError(self._path, f"corrupt {self._codec} data ({exc})") from None
         if inflater.eof:
             rest = bytes(inflater.unused_data)
-            if rest.strip(b"\x00") or not _all_nul(self._raw[self._in_pos :]):  # another member follows
+            if rest.strip(b"\x00") or not self._rest_is_nul():  # another member follows
                 self._pending = rest
                 self._inflater = _inflater(self._codec)
             else:  # the last member (and perhaps trailing padding)
-                self._in_pos = len(self._raw)
+                self._in_pos = self._raw_size
                 self._done = True
         elif not out and starved:
             raise InputError(self._path, f"truncated {self._codec} stream (the compressed file ends early)")
@@ -169,6 +175,13 @@ class _InflatingStream(io.RawIOBase):
                 self._path, f"decompresses to more than {self._max_bytes:,} bytes, more than its declared grid can need"
             )
         return out
+
+    def _rest_is_nul(self) -> bool:
+        """True when the compressed bytes not yet fed are only NULs (padding after the last member), read in chunks."""
+        step = 1 << 20
+        return all(
+            not bytes(self._read_raw(offset, step)).strip(b"\x00") for offset in range(self._in_pos, self._raw_size, step)
+        )
 
     def _fill(self, end: int) -> None:
         """Inflate until ``end`` bytes exist (or the data ends), dropping what lies far behind the position."""
@@ -212,20 +225,21 @@ class _InflatingStream(io.RawIOBase):
             self._fill(self.produced + 1)
 
 
-def _all_nul(view: memoryview) -> bool:
-    """True when ``view`` holds only NUL bytes (padding after the last member), scanned in chunks."""
-    step = 1 << 20
-    return all(not bytes(view[i : i + step]).strip(b"\x00") for i in range(0, len(view), step))
-
-
-def open_text(raw: bytes | memoryview, codec: str | None, path: str, *, max_bytes: int, fast_bytes: int = 0) -> IO[bytes]:
+def open_text(
+    raw: bytes | memoryview | RegularFile, codec: str | None, path: str, *, max_bytes: int, fast_bytes: int = 0
+) -> IO[bytes]:
     """A binary stream over a file's text: ``raw`` itself, or its decompression.
 
     Args:
-        max_bytes: refuse decompressed output beyond this (what the declared grid can need).
-        fast_bytes: a gzip file whose trailer promises at most this many bytes is inflated in one
-            call through pyarrow (about 2× faster) and held whole; larger ones are streamed.
+        raw: the file's bytes in memory, or a :class:`RegularFile` to stream from (a plain file
+            through a small buffer, a compressed one through the streaming inflate; a few MiB held).
+        max_bytes: refuse text (decompressed output, or a plain file's bytes) beyond this (what
+            the declared grid can need).
+        fast_bytes: a gzip file in memory whose trailer promises at most this many bytes is inflated
+            in one call through pyarrow (about 2× faster) and held whole; larger ones are streamed.
     """
+    if isinstance(raw, RegularFile):
+        return raw.stream(max_bytes=max_bytes) if codec is None else _InflatingStream(raw, codec, path, max_bytes=max_bytes)
     if codec is None:
         return _byte_stream(raw)
     if codec == "gzip" and fast_bytes and (fast := _inflate_gzip_fast(raw, min(fast_bytes, max_bytes))) is not None:
@@ -276,57 +290,201 @@ def _grid_capacity_check(points: int, raw_size: int, codec: str | None, path: st
 _reusable = threading.local()
 #: files up to this size are read into a per-thread buffer that is reused from file to file, bytes.
 _REUSABLE_MAX_BYTES = 1 << 30
+#: bytes read per step when hashing a file or reading it into fresh memory.
+_HASH_CHUNK = 1 << 20
+#: buffer of the stream over a plain file, bytes (the value parser reads 1 MiB at a time past it).
+_STREAM_BUFFER = 1 << 16
+
+
+def _too_large(path: str, size: int, max_bytes: int) -> InputError:
+    return InputError(path, f"file of {size:,} bytes is larger than any accepted density can need ({max_bytes:,}, ReadLimits)")
+
+
+def _grew(path: str, max_bytes: int) -> InputError:
+    return InputError(path, f"file grew beyond {max_bytes:,} bytes while it was read (ReadLimits)")
+
+
+class RegularFile:
+    """One regular file, open for reading: its size, its first bytes, all of it, a bounded stream, its SHA-256.
+
+    Only regular files are opened (:func:`~screener.io.filetype.open_regular`: a FIFO, socket or
+    device, directly or behind a symlink, is refused at once), and none larger than ``max_bytes``.
+    Every read is positional (``pread``), so the file's SHA-256 can be computed on another thread
+    (:meth:`hash_in_background`) while the parser streams it. Use it as a context manager.
+
+    Raises:
+        InputError: the file cannot be opened or read, is not a regular file, or holds more than
+            ``max_bytes`` bytes.
+    """
+
+    def __init__(self, path: str | Path, *, max_bytes: int | None = None) -> None:
+        self.path = str(path)
+        self.max_bytes = max_bytes
+        self._fd = open_regular(path)
+        self._hashing: Future[str] | None = None
+        self._stop_hashing = threading.Event()
+        try:
+            self._stat = os.fstat(self._fd)
+        except OSError as exc:
+            os.close(self._fd)
+            raise InputError(self.path, f"cannot read file ({exc.strerror or exc})") from None
+        #: bytes, as ``fstat`` gave them when the file was opened.
+        self.size: int = self._stat.st_size
+        if max_bytes is not None and self.size > max_bytes:
+            os.close(self._fd)
+            raise _too_large(self.path, self.size, max_bytes)
+
+    def __enter__(self) -> RegularFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop a hash still running (after its current chunk) and close the file."""
+        if self._fd < 0:
+            return
+        if self._hashing is not None:
+            self._stop_hashing.set()
+            self._hashing.exception()  # wait for it: it reads through this descriptor
+        os.close(self._fd)
+        self._fd = -1
+
+    def _error(self, exc: OSError) -> InputError:
+        return InputError(self.path, f"cannot read file ({exc.strerror or exc})")
+
+    def pread(self, offset: int, count: int) -> bytes:
+        """Up to ``count`` bytes from byte ``offset`` (fewer only at the end of the file)."""
+        parts: list[bytes] = []
+        got = 0
+        try:
+            while got < count and (block := os.pread(self._fd, count - got, offset + got)):
+                parts.append(block)
+                got += len(block)
+        except OSError as exc:
+            raise self._error(exc) from None
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def preadinto(self, target: memoryview | bytearray, offset: int) -> int:
+        """Fill ``target`` from byte ``offset``; the bytes read (fewer only at the end of the file)."""
+        view = memoryview(target).cast("B")
+        count = 0
+        try:
+            while count < len(view) and (got := os.preadv(self._fd, [view[count:]], offset + count)):
+                count += got
+        except OSError as exc:
+            raise self._error(exc) from None
+        return count
+
+    def read_all(self) -> memoryview | bytes:
+        """The whole file, in a per-thread buffer reused by this thread's next call (no fresh allocation per file).
+
+        A fresh 38 MB ``bytes`` costs its page faults on every file (~12 ms of a 128³ CHGCAR's ~28 ms
+        read); reading into a buffer that stays mapped avoids them. The view is valid only until this
+        thread's next call: parse it, hash it, and let it go. Files over ``_REUSABLE_MAX_BYTES`` come
+        back as plain ``bytes``. A file that grew since it was opened is read again in one piece, up to
+        ``max_bytes``.
+        """
+        size = self.size
+        if size > _REUSABLE_MAX_BYTES:
+            return self._read_capped()
+        buffer: bytearray | None = getattr(_reusable, "buffer", None)
+        if buffer is None or len(buffer) < size + 1:
+            # a new object rather than a resize: an earlier view may still be exported
+            buffer = _reusable.buffer = bytearray(size + 1)
+        view = memoryview(buffer)
+        count = self.preadinto(view[: size + 1], 0)  # one byte more than fstat said: a file that grew is read whole
+        if count > size:
+            return self._read_capped()
+        return view[:count]
+
+    def _read_capped(self) -> bytes:
+        """The whole file in fresh memory, never more than ``max_bytes``."""
+        limit = self.max_bytes
+        parts, offset = [], 0
+        while block := self.pread(offset, _HASH_CHUNK if limit is None else min(_HASH_CHUNK, limit + 1 - offset)):
+            parts.append(block)
+            offset += len(block)
+            if limit is not None and offset > limit:
+                raise _grew(self.path, limit)
+        return b"".join(parts)
+
+    def stream(self, *, max_bytes: int) -> IO[bytes]:
+        """A buffered binary stream over the file's bytes (a few KiB held), refused beyond ``max_bytes``."""
+        return io.BufferedReader(_FileRaw(self, max_bytes), buffer_size=_STREAM_BUFFER)  # type: ignore[arg-type]
+
+    def sha256(self) -> str:
+        """SHA-256 of the file's bytes, read in chunks into one reused buffer (constant memory).
+
+        Raises:
+            InputError: the file cannot be read or grew beyond ``max_bytes`` while it was hashed.
+        """
+        digest = hashlib.sha256()
+        buffer = memoryview(bytearray(_HASH_CHUNK))
+        offset = 0
+        while not self._stop_hashing.is_set() and (count := self.preadinto(buffer, offset)):
+            digest.update(buffer[:count])
+            offset += count
+            if self.max_bytes is not None and offset > self.max_bytes:
+                raise _grew(self.path, self.max_bytes)
+        return digest.hexdigest()
+
+    def hash_in_background(self) -> Future[str]:
+        """:meth:`sha256` on a second core while the caller parses (the file stays open until it is done)."""
+        self._hashing = _in_background(self.sha256)
+        return self._hashing
+
+    def check_unchanged(self) -> None:
+        """Refuse a file whose size or modification time changed since it was opened (read in two passes,
+        the hash and the parse could otherwise describe different bytes)."""
+        try:
+            now = os.fstat(self._fd)
+        except OSError as exc:
+            raise self._error(exc) from None
+        if (now.st_size, now.st_mtime_ns) != (self._stat.st_size, self._stat.st_mtime_ns):
+            raise InputError(self.path, "file changed while it was read")
+
+
+class _FileRaw(io.RawIOBase):
+    """Positional raw reads of a :class:`RegularFile` for an :class:`io.BufferedReader`, refused beyond
+    ``max_bytes`` (a file that grows while it is read cannot make the reader go on forever)."""
+
+    def __init__(self, file: RegularFile, max_bytes: int) -> None:
+        super().__init__()
+        self._file = file
+        self._max_bytes = max_bytes
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._file.size}[whence]
+        self._pos = max(base + offset, 0)
+        return self._pos
+
+    def readinto(self, target) -> int:
+        count = self._file.preadinto(target, self._pos)
+        self._pos += count
+        if self._pos > self._max_bytes:
+            raise _grew(self._file.path, self._max_bytes)
+        return count
 
 
 def read_bytes_reusing(path: str | Path, *, max_bytes: int | None = None) -> memoryview | bytes:
-    """A file's bytes in a per-thread buffer reused by the next call (no fresh allocation per file).
-
-    A fresh 38 MB ``bytes`` costs its page faults on every file (~12 ms of a 128³ CHGCAR's ~28 ms
-    read); reading into a buffer that stays mapped avoids them. The view is valid only until this
-    thread's next call: parse it, hash it, and let it go. Files over ``_REUSABLE_MAX_BYTES`` come
-    back as plain ``bytes``.
-
-    Only regular files are read (:func:`~screener.io.filetype.open_regular`: a FIFO, socket or
-    device, directly or behind a symlink, is refused at once), and never more than ``max_bytes``.
+    """A file's bytes in a per-thread buffer reused by the next call (:meth:`RegularFile.read_all`).
 
     Raises:
         InputError: the file cannot be read, is not a regular file, or holds more than ``max_bytes``.
     """
-    fd = open_regular(path)
-    try:
-        with open(fd, "rb", buffering=0, closefd=True) as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if max_bytes is not None and size > max_bytes:
-                raise InputError(
-                    str(path), f"file of {size:,} bytes is larger than any accepted density can need ({max_bytes:,}, ReadLimits)"
-                )
-            cap = size + 1 if max_bytes is None else min(size + 1, max_bytes + 1)
-            if size > _REUSABLE_MAX_BYTES:
-                data = handle.read(cap)
-                return _checked_size(data, path, max_bytes)
-            buffer: bytearray | None = getattr(_reusable, "buffer", None)
-            if buffer is None or len(buffer) < size + 1:
-                # a new object rather than a resize: an earlier view may still be exported
-                buffer = _reusable.buffer = bytearray(size + 1)
-            view = memoryview(buffer)
-            count = 0
-            while count < size + 1:  # one byte more than fstat said: a file that grew is read whole
-                got = handle.readinto(view[count:])
-                if not got:
-                    break
-                count += got
-            if count > size:  # it grew while we read it; fall back to reading it in one piece
-                handle.seek(0)
-                return _checked_size(handle.read(max_bytes + 1 if max_bytes is not None else -1), path, max_bytes)
-            return view[:count]
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read file ({exc.strerror or exc})") from None
-
-
-def _checked_size(data: bytes, path: str | Path, max_bytes: int | None) -> bytes:
-    if max_bytes is not None and len(data) > max_bytes:
-        raise InputError(str(path), f"file grew beyond {max_bytes:,} bytes while it was read (ReadLimits)")
-    return data
+    with RegularFile(path, max_bytes=max_bytes) as file:
+        return file.read_all()
 
 
 class _BufferStream(io.RawIOBase):
@@ -387,18 +545,23 @@ def _hash_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="screener-sha256")
 
 
-def _hash_in_background(raw: bytes | memoryview) -> Future[str]:
-    """SHA-256 of ``raw`` on a second core while the caller parses.
+def _in_background(work: Callable[[], str]) -> Future[str]:
+    """Run ``work`` (a hash) on the hashing thread, a second core, while the caller parses.
 
-    hashlib releases the GIL while hashing a large buffer, but the parser does not; so wait until
-    the hashing thread has started (and is about to release the GIL) before returning.
+    hashlib and file reads release the GIL, but the parser does not; so wait until the hashing
+    thread has started (and is about to release the GIL) before returning.
     """
     started = threading.Event()
 
-    def work() -> str:
+    def run() -> str:
         started.set()
-        return hashlib.sha256(raw).hexdigest()
+        return work()
 
-    future = _hash_pool().submit(work)
+    future = _hash_pool().submit(run)
     started.wait()
     return future
+
+
+def _hash_in_background(raw: bytes | memoryview) -> Future[str]:
+    """SHA-256 of ``raw`` on a second core while the caller parses."""
+    return _in_background(lambda: hashlib.sha256(raw).hexdigest())

@@ -2,7 +2,7 @@
 
 The parse goes through pymatgen: its ``Poscar`` parser for the header and its compiled
 ``parse_n_doubles`` fast path for the value blocks (the same pieces ``Chgcar.from_file`` uses),
-driven over an in-memory buffer. :func:`_read_block` and :func:`_check_lattice` serve the cube
+driven over a seekable binary stream of the text. :func:`_read_block` and :func:`_check_lattice` serve the cube
 parser too.
 """
 

@@ -2,9 +2,11 @@
 
 The VASP parse goes through pymatgen: its ``Poscar`` parser for the header and its compiled
 ``parse_n_doubles`` fast path for the value blocks (the same pieces ``Chgcar.from_file`` uses),
-driven here over an in-memory buffer so that the file is read once (for hashing and parsing),
-compressed files are inflated in one call instead of line by line, and every way a file can be
-broken is checked and reported with the file's name.
+driven here over a stream of the file's text: a plain file is read from disk through a small
+buffer (and hashed in a second pass on another core), a compressed one is inflated in one call
+when it is small or as a stream when it is not, so the memory of a read is bounded by the
+declared grid whatever the file's bytes; every way a file can be broken is checked and reported
+with the file's name.
 
 Units: VASP files hold ρ·V_cell (e); the record holds ρ in e/Å³. Cube files hold ρ in e/bohr³.
 """
@@ -16,7 +18,7 @@ import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -24,6 +26,7 @@ from ..config import ReadLimits
 from ..errors import InputError
 from .buffers import (
     _HEADER_BYTES,
+    RegularFile,
     _check_text,
     _grid_capacity_check,
     _hash_in_background,
@@ -88,7 +91,8 @@ def input_bytes(path: str | Path, *, max_bytes: int | None = None) -> bytes | me
     """The bytes that identify an input: a file's bytes (a per-thread reused view; only a regular
     file, never more than ``max_bytes``), or a table row's.
 
-    Their SHA-256 is the input's id (resume and duplicate detection key on it).
+    Their SHA-256 is the input's id (resume and duplicate detection key on it). To get only the
+    id, :func:`input_sha256` does not hold a file's bytes.
     """
     if split_row_path(path) is not None:
         try:
@@ -96,6 +100,19 @@ def input_bytes(path: str | Path, *, max_bytes: int | None = None) -> bytes | me
         except (OSError, ValueError, IndexError) as exc:
             raise InputError(str(path), f"cannot read the table row ({exc})") from None
     return read_bytes_reusing(path, max_bytes=max_bytes)
+
+
+def input_sha256(path: str | Path, *, max_bytes: int | None = None) -> str:
+    """An input's id: the SHA-256 of a file's bytes, read in chunks (constant memory; only a regular
+    file, never more than ``max_bytes`` bytes), or of a table row's bytes.
+
+    Raises:
+        InputError: the file or row cannot be read, is not a regular file, or is too large.
+    """
+    if split_row_path(path) is not None:
+        return hashlib.sha256(input_bytes(path)).hexdigest()
+    with RegularFile(path, max_bytes=max_bytes) as file:
+        return file.sha256()
 
 
 def read_density(
@@ -108,12 +125,18 @@ def read_density(
 ) -> DensityRecord:
     """Read one charge-density file into a :class:`DensityRecord` in physical units.
 
+    Read from disk, a file's memory is bounded by its declared grid (the float64 values of its
+    blocks, their float32 results, a few MiB of buffers), whatever its bytes: a plain file, or a
+    compressed one larger than half of one value block's text, is streamed (and hashed in a second
+    pass), and text beyond what the grid can need is refused.
+
     Args:
         path: a CHGCAR, CHG, AECCAR0/1/2, PARCHG or Gaussian cube file, plain or compressed
             (``.gz``, ``.bz2``, ``.xz``, ``.lzma``).
         root: the input root it was discovered under (decides the record's ``name``).
         limits: header limits, checked before anything large is allocated.
-        raw: the file's bytes, when the caller has already read them (``bytes`` or a view).
+        raw: the file's bytes, when the caller already holds them (``bytes`` or a view); parsed
+            in memory.
         sha256: their SHA-256, when the caller has already computed it.
 
     Raises:
@@ -136,12 +159,29 @@ def read_density(
 
 
 
-def _head(raw: bytes | memoryview, codec: str | None, path: str, size: int) -> bytes:
-    """The first ``size`` bytes of the (decompressed) text."""
-    return _inflate_head(raw, codec, path, size) if codec else bytes(raw[:size])
+def _size(source: bytes | memoryview | RegularFile) -> int:
+    """Bytes of the file (as stored)."""
+    return source.size if isinstance(source, RegularFile) else len(source)
 
 
-def _vasp_header(raw, codec: str | None, path: str, head: bytes, limits: ReadLimits):
+def _prefix(source: bytes | memoryview | RegularFile, size: int) -> bytes:
+    """The first ``size`` bytes of the file (as stored)."""
+    return source.pread(0, size) if isinstance(source, RegularFile) else bytes(source[:size])
+
+
+def _head(source: bytes | memoryview | RegularFile, codec: str | None, path: str, size: int) -> bytes:
+    """The first ``size`` bytes of the (decompressed) text. Only a prefix of the compressed bytes is
+    inflated (``size`` plus 64 KiB: text compresses, and even stored gzip blocks add only 5 bytes per
+    64 KiB), so a file on disk is not read whole for it and the inflater's copy of the input it has
+    not used does not grow with the file."""
+    if not codec:
+        return _prefix(source, size)
+    limit = size + (1 << 16)
+    compressed = source.pread(0, limit) if isinstance(source, RegularFile) else memoryview(source)[:limit]
+    return _inflate_head(compressed, codec, path, size)
+
+
+def _vasp_header(source, codec: str | None, path: str, head: bytes, limits: ReadLimits):
     """Parse the header from ``head``, reading a longer head (up to ``limits.header_bytes``) when a
     large cell's header does not fit in the first MiB. Returns (header, the head it came from)."""
     size = len(head)
@@ -155,17 +195,56 @@ def _vasp_header(raw, codec: str | None, path: str, head: bytes, limits: ReadLim
             if size >= limits.header_bytes:
                 raise InputError(path, f"structure header longer than {limits.header_bytes:,} bytes (ReadLimits.header_bytes)") from None
         size = min(size * 8, limits.header_bytes)
-        head = _head(raw, codec, path, size)
+        head = _head(source, codec, path, size)
 
 
-def _text_stream(raw, codec: str | None, path: str, points: int, limits: ReadLimits):
-    """The file's text as a stream: ``raw`` itself, a one-shot inflate when a gzip file's size fits
-    one block of the grid (the common case, fastest), or a streaming inflate capped at what the
-    declared grid can need."""
-    fast = points * limits.max_bytes_per_value + limits.header_bytes // 8
-    return open_text(raw, codec, path, max_bytes=limits.text_bytes(points), fast_bytes=fast)
+def _one_block_bytes(points: int, limits: ReadLimits) -> int:
+    """Text of one value block of ``points`` values at the widest accepted width, plus an eighth of
+    the header allowance, bytes: what a gzip file may inflate to in one call."""
+    return points * limits.max_bytes_per_value + limits.header_bytes // 8
 
 
+#: a compressed file is read whole (for the one-call inflate) only up to this fraction of one
+#: block's text: the text of values compresses at least 2:1, and a hostile file read whole then
+#: costs no more than a well-formed gzip (its bytes + one block's text + the float64 block).
+_WHOLE_COMPRESSED_FRACTION = 2
+
+
+def _text_stream(
+    source: bytes | memoryview | RegularFile,
+    codec: str | None,
+    path: str,
+    points: int,
+    limits: ReadLimits,
+    *,
+    sha256: str | None,
+) -> tuple[IO[bytes], Callable[[], str]]:
+    """The file's text as a stream capped at what the declared grid can need, and a function that
+    gives the file's SHA-256 (``sha256`` when known, else hashed on a second core meanwhile).
+
+    A plain file on disk is streamed through a small buffer and hashed in a second pass over the
+    file, so its cost does not grow with its bytes; a compressed file no larger than half of one
+    block's text is read whole (a gzip then inflates in one call, the common case, fastest), a
+    larger one is streamed from disk through the streaming inflate. A file read in two passes
+    (parse and hash) is refused if it changed in between.
+    """
+    fast = _one_block_bytes(points, limits)
+    if isinstance(source, RegularFile) and codec is not None and source.size <= fast // _WHOLE_COMPRESSED_FRACTION:
+        source = source.read_all()
+    stream = open_text(source, codec, path, max_bytes=limits.text_bytes(points), fast_bytes=fast)
+    if isinstance(source, RegularFile):
+        file = source
+        digest = file.hash_in_background() if sha256 is None else None
+
+        def finish() -> str:
+            value = sha256 if digest is None else digest.result()
+            file.check_unchanged()
+            return value
+
+        return stream, finish
+    if sha256 is not None:
+        return stream, lambda: sha256
+    return stream, _hash_in_background(source).result
 def electron_count_warning(record: DensityRecord) -> str | None:
     """A warning (not an error) when a valence density's electron count is not a whole number."""
     if record.format not in _VALENCE_FORMATS:
@@ -187,11 +266,19 @@ def _read_density(
     kind = not_density_kind(filename)
     if kind:
         raise InputError(path_str, f"{kind} files hold volumetric data that is not a charge density; refused")
-    if raw is None:
-        raw = read_bytes_reusing(path, max_bytes=limits.max_file_bytes)
-    digest = _hash_in_background(raw) if sha256 is None else None
-    codec = detect_compression(raw, filename)
-    head = _head(raw, codec, path_str, _HEADER_BYTES)
+    if raw is not None:
+        return _parse_density(path, raw, root=root, limits=limits, sha256=sha256)
+    with RegularFile(path, max_bytes=limits.max_file_bytes) as file:
+        return _parse_density(path, file, root=root, limits=limits, sha256=sha256)
+
+
+def _parse_density(
+    path: str | Path, source: bytes | memoryview | RegularFile, *, root: str | Path | None, limits: ReadLimits, sha256: str | None
+) -> DensityRecord:
+    path_str = str(path)
+    filename = Path(path).name
+    codec = detect_compression(_prefix(source, 6), filename)
+    head = _head(source, codec, path_str, _HEADER_BYTES)
     _check_text(head, path_str)
 
     magnetization = None
@@ -199,18 +286,20 @@ def _read_density(
     if is_cube_name(filename):
         dims = _cube_header(io.BytesIO(head), path_str).dims
         points = math.prod(dims)
-        _grid_capacity_check(points, len(raw), codec, path_str, limits)
-        structure, rho64, dims = _read_cube(path_str, _text_stream(raw, codec, path_str, points, limits))
+        _grid_capacity_check(points, _size(source), codec, path_str, limits)
+        stream, file_sha256 = _text_stream(source, codec, path_str, points, limits, sha256=sha256)
+        structure, rho64, dims = _read_cube(path_str, stream)
         n_electrons = float(rho64.mean() * structure.volume)
         rho = np.ascontiguousarray(rho64, dtype=np.float32)
         del rho64
         fmt = "cube"
     else:
-        header, head = _vasp_header(raw, codec, path_str, head, limits)
+        header, head = _vasp_header(source, codec, path_str, head, limits)
         dims, structure = header.dims, header.structure
         points = math.prod(dims)
-        _grid_capacity_check(points, len(raw), codec, path_str, limits)
-        blocks, n_electrons = _read_vasp_blocks(_text_stream(raw, codec, path_str, points, limits), header, path_str)
+        _grid_capacity_check(points, _size(source), codec, path_str, limits)
+        stream, file_sha256 = _text_stream(source, codec, path_str, points, limits, sha256=sha256)
+        blocks, n_electrons = _read_vasp_blocks(stream, header, path_str)
         inverse_volume = 1.0 / float(structure.volume)
         rho = _scaled_float32(blocks[0], inverse_volume)
         if len(blocks) == 2:
@@ -230,7 +319,7 @@ def _read_density(
         grid=tuple(int(d) for d in dims),  # type: ignore[arg-type]
         n_electrons=n_electrons,
         path=path_str,
-        sha256=sha256 if digest is None else digest.result(),
+        sha256=file_sha256(),
         format=fmt,
         spin=spin,
         compression=codec,

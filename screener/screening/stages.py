@@ -57,22 +57,20 @@ def read_one(
             (a file that changed since has another id and is read again).
     """
     from ..errors import InputError
-    from ..io.reading import electron_count_warning, input_bytes, read_density
+    from ..io.reading import electron_count_warning, input_sha256, read_density
 
-    file_id, raw = None, None
+    file_id = None
     try:
-        # a file's bytes (valid until this thread's next read; never more than ReadLimits allows) or a table row's
-        raw = input_bytes(path, max_bytes=limits.max_file_bytes)
         if skip_ids or skip_errors:  # resuming: decide from the hash before parsing anything
-            file_id = hashlib.sha256(raw).hexdigest()
+            file_id = input_sha256(path, max_bytes=limits.max_file_bytes)  # read in chunks, not held
             if (path, file_id) in skip_errors:  # first: a recorded duplicate stays one error row
                 return _skipped_row(path, file_id, "errored")
             if file_id in skip_ids:
                 return _skipped_row(path, file_id, "done")
-        record = read_density(path, root=root, limits=limits, raw=raw, sha256=file_id)
+        record = read_density(path, root=root, limits=limits, sha256=file_id)
     except InputError as exc:
-        if file_id is None and raw is not None:  # the id of an unusable file still identifies it
-            file_id = hashlib.sha256(raw).hexdigest()
+        if file_id is None:  # the id of an unusable file still identifies it (none when it cannot be read)
+            file_id = _id_or_none(path, limits)
         return _error_row(path, file_id=file_id, stage=exc.stage, error_type="InputError", message=exc.reason)
     except Exception as exc:  # noqa: BLE001 - never lose a file: an unexpected failure is still a row
         return _error_row(path, file_id=file_id, stage="read", error_type=type(exc).__name__, message=str(exc) or repr(exc))
@@ -81,6 +79,18 @@ def read_one(
                            n_electrons=record.n_electrons, volume=record.volume, warning=electron_count_warning(record))  # fmt: skip
     except Exception as exc:  # noqa: BLE001 - featurization failures are rows too
         return _error_row(path, file_id=record.sha256, stage="featurize", error_type=type(exc).__name__, message=str(exc))
+
+
+def _id_or_none(path: str, limits: ReadLimits) -> str | None:
+    """The SHA-256 of an input that failed to read, or None when its bytes cannot be read at all
+    (missing, not a regular file, larger than ``limits.max_file_bytes``)."""
+    from ..errors import InputError
+    from ..io.reading import input_sha256
+
+    try:
+        return input_sha256(path, max_bytes=limits.max_file_bytes)
+    except (InputError, OSError):
+        return None
 
 
 def density_row(

@@ -122,14 +122,71 @@ def test_gzip_trailer_cannot_buy_a_large_buffer(tmp_path: Path) -> None:
     assert peak < 24_000_000
 
 
-def test_plain_endless_line_is_not_tokenized(tmp_path: Path) -> None:
-    """A plain file is read whole (it is bounded by the declared grid), but never split into tokens."""
+#: the bound of issue 11: 3× the declared grid's float64 values plus a fixed overhead (buffers of
+#: a few MiB: the value parser's 1 MiB reads, the hash's 1 MiB chunks, an inflate window), bytes.
+BOUND = 3 * 8 * int(np.prod(GRID)) + 8_000_000
+
+
+def test_plain_endless_line_is_streamed_not_held(tmp_path: Path) -> None:
+    """24 MB of one endless line under a 32³ grid (well within what the grid allows a plain file):
+    streamed and hashed in chunks, so it costs the declared grid, not its bytes, and is never split
+    into tokens."""
     path = tmp_path / "CHGCAR"
-    limits = ReadLimits()
-    path.write_bytes(_endless_line(8))
-    error, elapsed, peak = _measure(path, limits=limits)
+    path.write_bytes(_endless_line(24))
+    assert path.stat().st_size > 2 * BOUND
+    error, elapsed, peak = _measure(path, limits=ReadLimits())
     assert "too many values" in error.reason
-    assert peak < path.stat().st_size + 24_000_000 and elapsed < 2
+    assert peak < BOUND and elapsed < 2, f"peak {peak:,} bytes"
+
+
+def test_stored_gzip_endless_line_is_streamed_from_disk(tmp_path: Path) -> None:
+    """The same line as a gzip of stored (uncompressed) blocks: as large as the plain file, so it is
+    inflated from disk as a stream rather than read into memory first."""
+    path = tmp_path / "CHGCAR.gz"
+    path.write_bytes(gzip.compress(_endless_line(24), compresslevel=0))
+    assert path.stat().st_size > 2 * BOUND
+    error, _, peak = _measure(path)
+    assert "too many values" in error.reason or "decompresses to more than" in error.reason
+    assert peak < BOUND, f"peak {peak:,} bytes"
+
+
+def test_screening_stage_streams_a_plain_bomb_into_one_error_row(tmp_path: Path, monkeypatch) -> None:
+    """Through the screening stage: one error row naming the problem, the file's id hashed in
+    chunks, and the same bounded memory (no whole-file read for the id either)."""
+    import hashlib
+    import threading
+
+    from screener.io import buffers
+    from screener.screening.stages import read_one
+
+    monkeypatch.setattr(buffers, "_reusable", threading.local())  # no read buffer left by an earlier test
+    path = tmp_path / "bomb" / "CHGCAR"
+    path.parent.mkdir()
+    path.write_bytes(_endless_line(24))
+    expected_id = hashlib.sha256(path.read_bytes()).hexdigest()
+    for resuming in (frozenset(), frozenset({"0" * 64})):
+        tracemalloc.start()
+        row = read_one(str(path), str(tmp_path), limits=ReadLimits(), skip_ids=resuming)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert row["status"] == "error" and "too many values" in row["message"] and row["path"] == str(path)
+        assert row["id"] == expected_id
+        assert peak < BOUND, f"peak {peak:,} bytes"
+
+
+def test_a_file_that_grows_or_changes_while_it_is_streamed_is_refused(tmp_path: Path) -> None:
+    from screener.io.buffers import RegularFile
+
+    path = tmp_path / "CHGCAR"
+    path.write_bytes(b"0.5 " * 1000)
+    with RegularFile(path) as file:
+        with pytest.raises(InputError, match="grew beyond 100 bytes"):
+            file.stream(max_bytes=100).read(1000)
+        file.check_unchanged()
+        with open(path, "ab") as handle:
+            handle.write(b"0.5 ")
+        with pytest.raises(InputError, match="changed while it was read"):
+            file.check_unchanged()
 
 
 def test_file_larger_than_its_declared_grid_can_need(tmp_path: Path) -> None:

@@ -347,8 +347,9 @@ def test_augmentation_count_cannot_force_an_allocation(tmp_path: Path) -> None:
 
 
 def test_reusable_read_buffer_gives_each_file_its_own_bytes(tmp_path: Path) -> None:
-    """Files read one after another through the per-thread buffer (large, small, large) parse to
-    their own densities and hashes, and a view kept from an earlier read is never resized under it."""
+    """Files read one after another (large, small, large) parse to their own densities and hashes,
+    streamed from disk as from bytes in memory, and a view kept from an earlier read of the per-thread
+    buffer is never resized under it."""
     import hashlib
 
     from screener.io.buffers import read_bytes_reusing
