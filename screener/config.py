@@ -13,7 +13,7 @@ from typing import Literal
 BOHR_TO_ANGSTROM = 0.529177210903
 
 RegridMethod = Literal["fourier", "trilinear"]
-RegridFrame = Literal["fractional", "cartesian"]
+RegridFrame = Literal["fractional", "cartesian", "canonical"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 Engine = Literal["auto", "ray", "local"]
 
@@ -65,7 +65,10 @@ class RegridConfig:
         grid: points per axis of the output grid (the model's n; must be divisible by 8 for the autoencoder).
         method: ``fourier`` (band-limited, exact for VASP densities, conserves the electron count)
             or ``trilinear`` (periodic, rescaled to conserve the electron count; no ringing on sharp peaks).
-        frame: ``fractional`` (n³ points along the cell vectors) or ``cartesian`` (n³ points in a cube
+        frame: ``fractional`` (n³ points along the file's cell vectors), ``canonical`` (n³ points along
+            the vectors of the crystal's standard primitive cell from its standard origin: the same grid
+            for any supercell, basis or origin of one crystal; :mod:`screener.grid.canonical`) or
+            ``cartesian`` (n³ points in a cube
             of ``cube_edge`` Å, tiling the periodic cell, so every voxel has the same physical size).
         cube_edge: edge of the Cartesian cube in Å (only for ``frame="cartesian"``).
     """

@@ -67,8 +67,10 @@ Examples:
               help="Model grid n (divisible by 8; the paper uses 128, which needs a GPU to train).")
 @click.option("--regrid-method", type=click.Choice(["fourier", "trilinear"]), default="fourier", show_default=True,
               help="Resampling onto the model grid: fourier (band-limited, conserves electrons) or trilinear (periodic; no ringing on sharp cores).")
-@click.option("--frame", type=click.Choice(["fractional", "cartesian"]), default="fractional", show_default=True,
-              help="Grid along the cell vectors, or a Cartesian cube of --cube-edge Å.")
+@click.option("--frame", type=click.Choice(["canonical", "fractional", "cartesian"]), default="canonical", show_default=True,
+              help="Model grid along the vectors of the crystal's standard primitive cell from its standard origin "
+                   "(canonical: the same grid for any supercell, basis or origin), along the file's own cell vectors "
+                   "(fractional), or a Cartesian cube of --cube-edge Å.")
 @click.option("--cube-edge", type=float, default=8.0, show_default=True, help="Å, for --frame cartesian.")
 @click.option("--epochs", type=click.IntRange(min=0), default=40, show_default=True, help="Autoencoder epochs (max).")
 @click.option("--regressor-epochs", type=click.IntRange(min=0), default=150, show_default=True, help="Attention CNN epochs (max).")

@@ -206,18 +206,30 @@ def regrid(
     config: RegridConfig = RegridConfig(),
     lattice: np.ndarray | None = None,
     device: str | torch.device | None = None,
+    canonical: np.ndarray | None = None,
 ) -> torch.Tensor:
     """Resample one density (nx, ny, nz) or a batch (b, nx, ny, nz) onto the model grid.
 
     Args:
         rho: density in e/Å³ (any linear unit).
         config: grid size, method and frame.
-        lattice: (3, 3) lattice rows in Å, required for the Cartesian frame.
+        lattice: (3, 3) lattice rows in Å, required for the Cartesian and canonical frames.
+        canonical: for the canonical frame, the file's transform from
+            :func:`screener.grid.canonical.canonical_transform` (12 floats; identity when None).
         device: where to compute (default: the tensor's device, or CPU for numpy input).
 
     Returns:
         float32 tensor (b, n, n, n) on ``device``.
     """
+    if config.frame == "canonical":
+        from .canonical import canonical_grid, identity_transform
+
+        if lattice is None:
+            raise ValueError("the canonical frame needs the lattice")
+        source = rho.detach().cpu().numpy() if isinstance(rho, torch.Tensor) else np.asarray(rho)
+        grid = canonical_grid(source, np.asarray(lattice), identity_transform() if canonical is None else np.asarray(canonical), config.grid)
+        out = torch.as_tensor(grid)[None]
+        return out.to(device) if device is not None else out
     if isinstance(rho, np.ndarray) and not rho.flags.writeable:
         rho = rho.copy(order="K")  # e.g. a view of a Ray object-store buffer; torch wants writable memory
     tensor = torch.as_tensor(rho)

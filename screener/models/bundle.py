@@ -87,7 +87,7 @@ class ModelBundle:
     #: targets the bundle has too few labels for: predicted as NULL (NaN), never invented.
     untrained_targets: tuple[str, ...] = ()
     #: out-of-distribution reference: (mean, std, standardized training inputs (N, F), k, threshold)
-    #: of the invariant inputs; the OOD score is the mean distance to the k nearest training rows
+    #: of the inputs that are not MAGPIE composition features (density descriptors, cell); the OOD score is the mean distance to the k nearest training rows
     #: over the threshold (the validation split's 99th percentile). None: reconstruction error only.
     ood_reference: tuple[np.ndarray, np.ndarray, np.ndarray, int, float] | None = None
     #: :data:`screener.models.descriptors.DESCRIPTOR_VERSION` of the descriptors the bundle was trained on ("" if none).

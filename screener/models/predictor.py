@@ -82,6 +82,7 @@ class Predictor:
         bundle.attention.to(self.device).eval()
         self._tabular_mean = np.asarray(bundle.tabular_mean, dtype=np.float64)
         self._tabular_std = np.where(np.asarray(bundle.tabular_std) > 1e-12, bundle.tabular_std, 1.0)
+        self._ood_columns = [i for i, name in enumerate(bundle.tabular_names) if not name.startswith("magpie_")]
         if bundle.ensembles:  # the spread comes from the tree ensemble, deterministically, not from dropout
             self.mc_samples = 0 if mc_samples is None else mc_samples
 
@@ -96,13 +97,18 @@ class Predictor:
 
     # -- stages ----------------------------------------------------------------------------
 
-    def to_model_grid(self, densities: Sequence[np.ndarray], lattices: Sequence[np.ndarray] | None = None) -> torch.Tensor:
-        """Regrid each density (e/Å³, any grid) onto the bundle's grid, on the device: (B, n, n, n)."""
+    def to_model_grid(
+        self, densities: Sequence[np.ndarray], lattices: Sequence[np.ndarray] | None = None, canonical: Sequence[np.ndarray] | None = None
+    ) -> torch.Tensor:
+        """Regrid each density (e/Å³, any grid) onto the bundle's grid, on the device: (B, n, n, n).
+
+        ``canonical`` holds each file's canonical-cell transform (for bundles in the canonical frame)."""
         config: RegridConfig = self.bundle.regrid
         grids = []
         for index, rho in enumerate(densities):
             lattice = None if lattices is None else np.asarray(lattices[index])
-            grids.append(regrid(rho, config=config, lattice=lattice, device=self.device))
+            transform = None if canonical is None else np.asarray(canonical[index])
+            grids.append(regrid(rho, config=config, lattice=lattice, device=self.device, canonical=transform))
         return torch.cat(grids, dim=0)
 
     @torch.inference_mode()
@@ -154,15 +160,17 @@ class Predictor:
     def ood_score(self, tabular: np.ndarray, recon_error: np.ndarray) -> np.ndarray:
         """How unlike the training data each input is; above 1 means unfamiliar.
 
-        With the bundle's reference of invariant training inputs: the mean distance to the k nearest
-        training rows (standardized inputs) over the validation split's 99th percentile of it. Without
+        With the bundle's reference of training inputs (the density descriptors, volume per atom and
+        mass density; not the composition): the mean distance to the k nearest training rows
+        (standardized) over the validation split's 99th percentile of it. Without
         (older bundles): the autoencoder's reconstruction error over its training 95th percentile.
         """
         reference = self.bundle.ood_reference
         if reference is None:
             return recon_error / max(self.bundle.recon_error_p95, 1e-30)
         mean, std, rows, k, threshold = reference
-        z = np.nan_to_num((np.asarray(tabular, dtype=np.float64) - mean) / std, nan=0.0, posinf=1e6, neginf=-1e6)
+        columns = self._ood_columns
+        z = np.nan_to_num((np.asarray(tabular, dtype=np.float64)[:, columns] - mean) / std, nan=0.0, posinf=1e6, neginf=-1e6)
         return knn_distance(z, rows, k=k) / max(threshold, 1e-30)
 
     # -- the whole chain --------------------------------------------------------------------
@@ -173,7 +181,8 @@ class Predictor:
         Args:
             batch: ``rho`` (sequence of (nx, ny, nz) densities in e/Å³, any grid each), ``tabular``
                 ((B, F) MAGPIE + cell descriptors, in the bundle's feature order) and, for a bundle
-                in the Cartesian frame, ``lattice`` ((B, 3, 3) Å).
+                in the Cartesian or canonical frame, ``lattice`` ((B, 3, 3) Å); in the canonical frame
+                also ``canonical`` ((B, 12), :func:`screener.grid.canonical.canonical_transform`).
 
         Returns:
             Arrays of length B: ``latent`` (B, C, g, g, g), ``embedding``, ``recon_error``,
@@ -185,6 +194,7 @@ class Predictor:
         tabular = select_inputs(given, self.bundle.tabular_names)
         single_element = _single_element(given, self.bundle.tabular_names)
         lattices = batch.get("lattice")
+        canonical = batch.get("canonical")
         if len(densities) == 0:
             return {}
         parts: list[dict[str, np.ndarray]] = []
@@ -192,7 +202,8 @@ class Predictor:
         while start < len(densities):
             stop = min(start + size, len(densities))
             try:
-                part = self._predict_chunk(densities[start:stop], tabular[start:stop], None if lattices is None else lattices[start:stop])
+                part = self._predict_chunk(densities[start:stop], tabular[start:stop], None if lattices is None else lattices[start:stop],
+                                           None if canonical is None else canonical[start:stop])  # fmt: skip
                 if "formation_energy" in part and single_element is not None:
                     # an element's formation energy is 0 by definition (the raw outputs keep their columns)
                     part["formation_energy"] = np.where(single_element[start:stop], 0.0, part["formation_energy"])
@@ -207,8 +218,8 @@ class Predictor:
                 log.warning("CUDA out of memory; retrying with batch size %d", size)
         return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
-    def _predict_chunk(self, densities, tabular: np.ndarray, lattices) -> dict[str, np.ndarray]:
-        return self.predict_model_grids(self.to_model_grid(densities, lattices), tabular)
+    def _predict_chunk(self, densities, tabular: np.ndarray, lattices, canonical=None) -> dict[str, np.ndarray]:
+        return self.predict_model_grids(self.to_model_grid(densities, lattices, canonical), tabular)
 
     def predict_model_grids(self, grids: torch.Tensor | np.ndarray, tabular: np.ndarray) -> dict[str, np.ndarray]:
         """Like :meth:`predict` for densities already on the bundle's grid ((B, n, n, n), e/Å³)."""

@@ -117,6 +117,7 @@ def density_row(
     Raises:
         Exception: whatever featurization raises (the caller decides whether it becomes a row).
     """
+    from ..grid.canonical import canonical_transform
     from ..models.features import input_features
 
     try:
@@ -142,6 +143,7 @@ def density_row(
         "warning": warning or "",
         "grid": np.asarray(rho.shape, dtype=np.int32),
         "lattice": structure.lattice.matrix.reshape(-1).astype(np.float64),
+        "canonical": canonical_transform(structure, rho),
         "tabular": tabular.astype(np.float64),
         "rho": rho.tobytes(order="F"),
     }
@@ -210,6 +212,7 @@ def rows_to_batch(rows: list[dict], *, n_tabular: int) -> dict[str, np.ndarray]:
         batch[column] = np.array([row.get(column, 0) for row in rows], dtype=dtype)
     batch["grid"] = np.stack([row.get("grid", np.zeros(3, np.int32)) for row in rows]) if n else np.zeros((0, 3), np.int32)
     batch["lattice"] = np.stack([row.get("lattice", np.zeros(9)) for row in rows]) if n else np.zeros((0, 9))
+    batch["canonical"] = np.stack([row.get("canonical", np.zeros(12)) for row in rows]) if n else np.zeros((0, 12))
     batch["tabular"] = np.stack([row.get("tabular", np.zeros(n_tabular)) for row in rows]) if n else np.zeros((0, n_tabular))
     batch["rho"] = np.array([row.get("rho", b"") for row in rows], dtype=object)
     return batch
@@ -295,7 +298,7 @@ class PredictBatch:
         n = len(batch["path"])
         ok = np.flatnonzero(batch["status"] == "ok")
         results, errors = self._predict(batch, ok)
-        out = {k: v for k, v in batch.items() if k not in ("rho", "tabular", "lattice")}
+        out = {k: v for k, v in batch.items() if k not in ("rho", "tabular", "lattice", "canonical")}
         out["worker"] = np.array([self.worker] * n, dtype=object)
         out["model_id"] = np.array([self.model_id] * n, dtype=object)
         # Fixed-size columns for every row (zeros/NaN where a row has no prediction), so that every
@@ -338,7 +341,8 @@ class PredictBatch:
             np.frombuffer(batch["rho"][i], dtype=np.float32).reshape(tuple(batch["grid"][i]), order="F") for i in rows
         ]
         lattices = [batch["lattice"][i].reshape(3, 3) for i in rows]
-        result = self.predictor.predict({"rho": densities, "tabular": batch["tabular"][rows], "lattice": lattices})
+        canonical = batch["canonical"][rows] if "canonical" in batch else None
+        result = self.predictor.predict({"rho": densities, "tabular": batch["tabular"][rows], "lattice": lattices, "canonical": canonical})
         return {int(row): {key: value[k] for key, value in result.items()} for k, row in enumerate(rows)}
 
 

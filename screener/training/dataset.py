@@ -93,7 +93,12 @@ def _prepare_one(item: InputFile, regrid_config: RegridConfig, limits: ReadLimit
     torch.set_num_threads(1)
     try:
         record = read_density(item.path, root=item.root, limits=limits)
-        grid = regrid(record.rho, config=regrid_config, lattice=record.structure.lattice.matrix)[0].numpy()
+        canonical = None
+        if regrid_config.frame == "canonical":
+            from ..grid.canonical import canonical_transform
+
+            canonical = canonical_transform(record.structure, record.rho)
+        grid = regrid(record.rho, config=regrid_config, lattice=record.structure.lattice.matrix, canonical=canonical)[0].numpy()
         structure = record.structure
         return {
             "name": record.name,

@@ -401,12 +401,14 @@ def train_model(
             raw = np.sqrt(member_val.var(axis=0) + ((lgbm_val - att_model_space) / 2) ** 2)
             spread_scale[target.name] = calibrate_spread(blended, raw, y_model[val_idx, j])
     ood_reference = None
-    if invariant_inputs:
-        z_train = np.nan_to_num((tabular[train_idx] - tab_mean) / tab_std)
+    if invariant_inputs:  # how unlike the training densities: the density descriptors and the cell, not the composition
+        ood_columns = [i for i, name in enumerate(input_names) if not name.startswith("magpie_")]
+        mean, scale = tab_mean[ood_columns], tab_std[ood_columns]
+        z_train = np.nan_to_num((tabular[train_idx][:, ood_columns] - mean) / scale)
         held = val_idx if len(val_idx) else train_idx
-        distance = knn_distance(np.nan_to_num((tabular[held] - tab_mean) / tab_std), z_train, k=config.ood_neighbours,
+        distance = knn_distance(np.nan_to_num((tabular[held][:, ood_columns] - mean) / scale), z_train, k=config.ood_neighbours,
                                 exclude_self=not len(val_idx))  # fmt: skip
-        ood_reference = (tab_mean, tab_std, z_train.astype(np.float32), config.ood_neighbours, float(np.quantile(distance, 0.99)))
+        ood_reference = (mean, scale, z_train.astype(np.float32), config.ood_neighbours, float(np.quantile(distance, 0.99)))
 
     bundle = ModelBundle(
         regrid=options.regrid,

@@ -122,11 +122,11 @@ def test_out_of_memory_retries_at_half_batch(bundle_dir: Path, monkeypatch) -> N
     original = predictor._predict_chunk
     sizes = []
 
-    def flaky(densities, tabular, lattices):
+    def flaky(densities, tabular, lattices, canonical=None):
         sizes.append(len(densities))
         if len(densities) > 2:
             raise torch.cuda.OutOfMemoryError("simulated")
-        return original(densities, tabular, lattices)
+        return original(densities, tabular, lattices, canonical)
 
     monkeypatch.setattr(predictor, "_predict_chunk", flaky)
     out = predictor.predict(_batch(5))
