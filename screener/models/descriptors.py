@@ -35,6 +35,8 @@ RHO_QUANTILES = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
 DRHO_QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 GRADIENT_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 _S_PREFACTOR = 2.0 * (3.0 * np.pi**2) ** (1.0 / 3.0)
+#: radius (Å) inside which added or removed semicore shells are held flat (see :func:`move_partition`).
+FLAT_CORE = 0.5
 
 
 def descriptor_names() -> tuple[str, ...]:
@@ -128,7 +130,13 @@ def to_canonical_partition(rho: np.ndarray, structure: Structure, partition: dic
 
 
 def move_partition(
-    rho: np.ndarray, structure: Structure, partition: dict[str, float], target: dict[str, float], *, cutoff: float = 4.0
+    rho: np.ndarray,
+    structure: Structure,
+    partition: dict[str, float],
+    target: dict[str, float],
+    *,
+    cutoff: float = 4.0,
+    flat_core: float = FLAT_CORE,
 ) -> np.ndarray:
     """ρ moved from one valence partition to another (e/Å³, a new array).
 
@@ -141,6 +149,9 @@ def move_partition(
         rho: density (e/Å³) on the structure's cell.
         partition, target: element → valence electrons per atom, as held and as wanted.
         cutoff: distance (Å) beyond which the shells are taken as zero.
+        flat_core: inside this radius (Å) the shells' density is held at its value there, as a
+            pseudo-density is smooth inside its augmentation sphere (the cusp of an all-electron
+            shell is nothing a valence density from VASP or GPAW holds).
     """
     from ..synth.valence import core_shells, radial_density
 
@@ -154,8 +165,50 @@ def move_partition(
         r, held_core = radial_density(element, core_shells(element, valence))
         _, wanted_core = radial_density(element, core_shells(element, wanted))
         difference = held_core - wanted_core  # > 0: the target valence holds shells the file left in the core
-        add_radial(out, lattice, structure.frac_coords[symbols == element], r, difference, cutoff=cutoff)
+        difference = smooth_core(r, difference, flat_core)
+        added = np.zeros_like(out)
+        sites = structure.frac_coords[symbols == element]
+        add_radial(added, lattice, sites, r, difference, cutoff=cutoff)
+        electrons = len(sites) * (wanted - valence)  # what the grid must gain (or lose): exactly whole shells
+        sampled = float(added.mean()) * abs(float(np.linalg.det(lattice)))
+        if abs(sampled) > 1e-9:
+            added *= electrons / sampled
+        out += added
     return out
+
+
+def smooth_core(r: np.ndarray, values: np.ndarray, radius: float) -> np.ndarray:
+    """A radial density made smooth inside ``radius`` (Å), holding the same charge.
+
+    Inside, ρ(r) = A + B (r/radius)² with A + B = ρ(radius) (continuous) and the charge inside the
+    sphere unchanged; outside, as given.
+    """
+    if radius <= 0 or r[0] >= radius:
+        return values
+    inside = r < radius
+    shell = 4.0 * np.pi * r**2 * values
+    charge = float(np.trapezoid(np.append(shell[inside], np.interp(radius, r, shell)), np.append(r[inside], radius)))
+    edge = float(np.interp(radius, r, values))
+    mean = charge / (4.0 / 3.0 * np.pi * radius**3)  # mean density inside
+    a = 7.5 * (mean / 3.0 - edge / 5.0)
+    b = edge - a
+    out = np.array(values, dtype=np.float64)
+    out[inside] = a + b * (r[inside] / radius) ** 2
+    return out
+
+
+def model_density(rho: np.ndarray, structure: Structure, *, n_electrons: float) -> np.ndarray:
+    """The density the networks see: ρ on the canonical valence partition (the same array when the file
+    already holds it, as every GPAW density of the training set does), e/Å³."""
+    from ..synth.partition import canonical_valence, infer_partition
+
+    counts: dict[str, float] = {}
+    for site in structure:
+        counts[site.specie.symbol] = counts.get(site.specie.symbol, 0) + 1
+    partition, residual = infer_partition(counts, n_electrons)
+    if abs(residual) > 0.05 * max(len(structure), 1) or all(abs(z - canonical_valence(e)) < 1e-9 for e, z in partition.items()):
+        return rho  # canonical already, or not a valence density at all (left as it is; the OOD score says so)
+    return to_canonical_partition(rho, structure, partition)
 
 
 def core_radii(structure: Structure, *, config: DescriptorConfig) -> np.ndarray:

@@ -93,12 +93,15 @@ def _prepare_one(item: InputFile, regrid_config: RegridConfig, limits: ReadLimit
     torch.set_num_threads(1)
     try:
         record = read_density(item.path, root=item.root, limits=limits)
+        from ..models.descriptors import model_density
+
+        rho = model_density(record.rho, record.structure, n_electrons=record.n_electrons)
         canonical = None
         if regrid_config.frame == "canonical":
             from ..grid.canonical import canonical_transform
 
-            canonical = canonical_transform(record.structure, record.rho)
-        grid = regrid(record.rho, config=regrid_config, lattice=record.structure.lattice.matrix, canonical=canonical)[0].numpy()
+            canonical = canonical_transform(record.structure, rho)
+        grid = regrid(rho, config=regrid_config, lattice=record.structure.lattice.matrix, canonical=canonical)[0].numpy()
         structure = record.structure
         return {
             "name": record.name,

@@ -59,6 +59,7 @@ def test_bundle_stores_embedding_statistics_and_old_bundles_still_load(tmp_path:
 @pytest.fixture(scope="module")
 def prototype_latents() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(latents, prototype labels, element-fraction vectors) of 24 procrystal densities, demo bundle."""
+    from screener.grid.canonical import canonical_transform
     from screener.grid.shape import vasp_grid_shape
     from screener.screening.pipeline import default_model_path
     from screener.synth.procrystal import procrystal_density
@@ -74,7 +75,7 @@ def prototype_latents() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         for _, elements, charges in members:
             structure = build_prototype(key, elements, charges)
             rho = procrystal_density(structure, vasp_grid_shape(structure.lattice, spacing=0.2, min_grid=16))
-            grid = predictor.to_model_grid([rho.astype(np.float32)], [structure.lattice.matrix])
+            grid = predictor.to_model_grid([rho.astype(np.float32)], [structure.lattice.matrix], [canonical_transform(structure, rho)])
             latent, _ = predictor.encode(grid)
             latents.append(latent.numpy()[0])
             labels.append(key)

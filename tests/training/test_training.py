@@ -132,7 +132,9 @@ def test_invariant_bundle_has_null_untrained_targets_zero_element_formation_ener
     compound = model.predict_density(salt, procrystal_density(salt, (16, 16, 16), valence={"Na": 1, "Cl": 7}))
     assert compound["formation_energy"] is None or np.isnan(compound["formation_energy"])  # no labels: not invented
     assert first["bulk_modulus"] > 0 and first["bulk_modulus_std"] > 0
-    assert again["bulk_modulus_std"] == pytest.approx(first["bulk_modulus_std"], rel=1e-3)  # CHGCAR vs CHG of one run
+    # CHGCAR vs CHG of one run: the same spread up to a tree split that a 1e-7 change can cross (MC dropout: ±25%)
+    assert again["bulk_modulus_std"] == pytest.approx(first["bulk_modulus_std"], rel=0.05)
+    assert model.predict_density(si, rho.copy())["bulk_modulus_std"] == first["bulk_modulus_std"]  # bit-identical input
     bigger = si.copy()
     bigger.make_supercell((2, 1, 1))
     tiled = model.predict_density(bigger, np.tile(rho, (2, 1, 1)))
