@@ -502,9 +502,18 @@ def main() -> None:
     e.add_argument("--table", default="data/densities")
     e.add_argument("--features", required=True, help="from `featurize` (for the MAGPIE + cell baseline)")
     e.add_argument("--procrystal-model", default=None, help="the procrystal-trained bundle, on procrystal densities of the same structures")
+    sp = sub.add_parser("split", help="write id,split for every row of the table (the split the shipped bundle used)")
+    sp.add_argument("--table", default="data/densities")
+    sp.add_argument("--out", required=True)
     args = parser.parse_args()
     if args.command == "featurize":
         featurize(args.table, args.out, workers=args.workers)
+    elif args.command == "split":
+        from screener.io.density_table import iter_rows
+
+        ids = [row["id"] for _, _, row in iter_rows(args.table, columns=["id"])]
+        Path(args.out).write_text("id,split\n" + "".join(f"{i},{split_of(i)}\n" for i in ids))
+        print(f"{len(ids)} ids → {args.out}")
     elif args.command == "trees":
         trees(args.features)
     elif args.command == "transfer":
