@@ -90,3 +90,16 @@ def test_identical_densities_never_straddle_splits() -> None:
     assert all(len(s) == 1 for s in membership.values())
     assert sorted(np.concatenate(list(splits.values())).tolist()) == list(range(60))
     assert len(splits["test"]) == 6 and len(splits["val"]) == 6
+
+
+def test_spread_calibration_gives_gaussian_coverage_and_widens_for_heavy_tails() -> None:
+    from screener.training.trainer import calibrate_spread
+
+    rng = np.random.default_rng(0)
+    gaussian = rng.standard_normal(4000)
+    assert calibrate_spread(gaussian * 3.0, np.full(4000, 3.0), np.zeros(4000)) == pytest.approx(1.0, abs=0.05)
+    assert calibrate_spread(gaussian, np.full(4000, 0.5), np.zeros(4000)) == pytest.approx(2.0, abs=0.1)  # spread too small
+    heavy = rng.standard_t(3, 4000)
+    scale = calibrate_spread(heavy, np.ones(4000), np.zeros(4000))
+    within_two = np.mean(np.abs(heavy) <= 2 * scale)
+    assert scale > 1.0 and within_two > 0.9
