@@ -11,8 +11,8 @@ resident size before the read. Linux only.
 Cases: a well-formed CHGCAR (plain and gzip); one newline-free line of ``0.0 `` far beyond the
 grid (gzip, bzip2, xz: a few MB compressed); the same gzip with a trailer claiming 4 GiB; the
 same endless line as a plain file, and as a gzip of stored (uncompressed) blocks (as large as the
-plain file, and just under the size up to which a compressed file is read whole); a symlink to
-/dev/zero.
+plain file, and just under the size up to which a compressed file was read whole before every
+compressed file was streamed); a symlink to /dev/zero.
 """
 
 from __future__ import annotations
@@ -119,7 +119,8 @@ def main() -> None:
             for _ in range(min(args.bomb_mb, 256)):
                 handle.write(line)
         cases[f"endless line, gzip of stored blocks ({stored.stat().st_size / 1e6:.0f} MB)"] = stored
-        # the largest compressed file still read whole: half of one block's text (io/reading.py)
+        # the largest compressed file read whole before every compressed file was streamed (issue 11):
+        # half of one block's text
         whole = (n**3 * limits.max_bytes_per_value + limits.header_bytes // 8) // 2 - len(header) - (1 << 20)
         near = tmp / "stored-gzip-whole" / "CHGCAR.gz"
         near.parent.mkdir()
@@ -127,7 +128,7 @@ def main() -> None:
             handle.write(header)
             for _ in range(whole >> 20):
                 handle.write(line)
-        cases[f"endless line, gzip of stored blocks ({near.stat().st_size / 1e6:.0f} MB, read whole)"] = near
+        cases[f"endless line, gzip of stored blocks ({near.stat().st_size / 1e6:.0f} MB, formerly read whole)"] = near
         zero = tmp / "zero" / "CHGCAR"
         zero.parent.mkdir()
         zero.symlink_to("/dev/zero")

@@ -3,8 +3,8 @@
 The VASP parse goes through pymatgen: its ``Poscar`` parser for the header and its compiled
 ``parse_n_doubles`` fast path for the value blocks (the same pieces ``Chgcar.from_file`` uses),
 driven here over a stream of the file's text: a plain file is read from disk through a small
-buffer (and hashed in a second pass on another core), a compressed one is inflated in one call
-when it is small or as a stream when it is not, so the memory of a read is bounded by the
+buffer (and hashed in a second pass on another core), a compressed one is inflated as a stream
+(holding a few MiB of its text), so the memory of a read is bounded by the
 declared grid whatever the file's bytes; every way a file can be broken is checked and reported
 with the file's name.
 
@@ -126,9 +126,8 @@ def read_density(
     """Read one charge-density file into a :class:`DensityRecord` in physical units.
 
     Read from disk, a file's memory is bounded by its declared grid (the float64 values of its
-    blocks, their float32 results, a few MiB of buffers), whatever its bytes: a plain file, or a
-    compressed one larger than half of one value block's text, is streamed (and hashed in a second
-    pass), and text beyond what the grid can need is refused.
+    blocks, their float32 results, a few MiB of buffers), whatever its bytes: it is streamed, plain
+    or compressed (and hashed in a second pass), and text beyond what the grid can need is refused.
 
     Args:
         path: a CHGCAR, CHG, AECCAR0/1/2, PARCHG or Gaussian cube file, plain or compressed
@@ -198,18 +197,6 @@ def _vasp_header(source, codec: str | None, path: str, head: bytes, limits: Read
         head = _head(source, codec, path, size)
 
 
-def _one_block_bytes(points: int, limits: ReadLimits) -> int:
-    """Text of one value block of ``points`` values at the widest accepted width, plus an eighth of
-    the header allowance, bytes: what a gzip file may inflate to in one call."""
-    return points * limits.max_bytes_per_value + limits.header_bytes // 8
-
-
-#: a compressed file is read whole (for the one-call inflate) only up to this fraction of one
-#: block's text: the text of values compresses at least 2:1, and a hostile file read whole then
-#: costs no more than a well-formed gzip (its bytes + one block's text + the float64 block).
-_WHOLE_COMPRESSED_FRACTION = 2
-
-
 def _text_stream(
     source: bytes | memoryview | RegularFile,
     codec: str | None,
@@ -222,16 +209,12 @@ def _text_stream(
     """The file's text as a stream capped at what the declared grid can need, and a function that
     gives the file's SHA-256 (``sha256`` when known, else hashed on a second core meanwhile).
 
-    A plain file on disk is streamed through a small buffer and hashed in a second pass over the
-    file, so its cost does not grow with its bytes; a compressed file no larger than half of one
-    block's text is read whole (a gzip then inflates in one call, the common case, fastest), a
-    larger one is streamed from disk through the streaming inflate. A file read in two passes
+    A file on disk is streamed and hashed in a second pass over the file, so its cost does not grow
+    with its bytes: a plain file through a small buffer, a compressed one (whatever its size)
+    through the streaming inflate, which holds a few MiB of its text. A file read in two passes
     (parse and hash) is refused if it changed in between.
     """
-    fast = _one_block_bytes(points, limits)
-    if isinstance(source, RegularFile) and codec is not None and source.size <= fast // _WHOLE_COMPRESSED_FRACTION:
-        source = source.read_all()
-    stream = open_text(source, codec, path, max_bytes=limits.text_bytes(points), fast_bytes=fast)
+    stream = open_text(source, codec, path, max_bytes=limits.text_bytes(points))
     if isinstance(source, RegularFile):
         file = source
         digest = file.hash_in_background() if sha256 is None else None
@@ -245,6 +228,8 @@ def _text_stream(
     if sha256 is not None:
         return stream, lambda: sha256
     return stream, _hash_in_background(source).result
+
+
 def electron_count_warning(record: DensityRecord) -> str | None:
     """A warning (not an error) when a valence density's electron count is not a whole number."""
     if record.format not in _VALENCE_FORMATS:
