@@ -402,7 +402,7 @@ def train_model(
         lgbm_val = member_val.mean(axis=0)
         att_model_space = att_val[:, j] * stats[j].std + stats[j].mean
         blend[target.name] = best_blend_weight(lgbm_val, att_model_space, y_model[val_idx, j])
-        if ensembles[target.name]:  # calibrate the spread so that about 68% of validation errors fall within 1σ
+        if ensembles[target.name]:  # calibrate the spread on validation: 68% of errors within 1σ, 95% within 2σ (least squares)
             weight = blend[target.name]
             blended = weight * lgbm_val + (1 - weight) * att_model_space
             raw = np.sqrt(member_val.var(axis=0) + ((lgbm_val - att_model_space) / 2) ** 2)
