@@ -73,4 +73,5 @@ def test_wheel_ships_queries_and_the_demo_bundle(tmp_path) -> None:
     names = zipfile.ZipFile(next(tmp_path.glob("*.whl"))).namelist()
     assert {f"screener/queries/{p.name}" for p in (REPO / "queries").glob("*.sql")} <= set(names)
     assert "screener/data/demo_bundle/manifest.json" in names
+    assert "screener/data/demo_densities/part-00000.parquet" in names  # what `screener demo` screens
     assert not any(name.endswith((".pkl", ".pickle")) for name in names)
