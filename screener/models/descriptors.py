@@ -68,6 +68,19 @@ class Descriptors:
     partition_residual: float
 
 
+def _points_within(shape: np.ndarray, lattice: np.ndarray, position: np.ndarray, radius: float) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """Grid points (periodic) closer than ``radius`` Å to a fractional ``position``: (index arrays, distances in Å)."""
+    reach = np.linalg.norm(np.linalg.inv(lattice), axis=0)  # fractional extent per Å along each axis
+    centre = (np.asarray(position, dtype=np.float64) % 1.0) * shape
+    half = np.ceil(radius * reach * shape).astype(int) + 1
+    axes = [np.arange(int(np.floor(centre[a])) - half[a], int(np.floor(centre[a])) + half[a] + 2) for a in range(3)]
+    d = [(axes[a] - centre[a]) / shape[a] for a in range(3)]  # fractional offsets per axis
+    cart = d[0][:, None, None, None] * lattice[0] + d[1][None, :, None, None] * lattice[1] + d[2][None, None, :, None] * lattice[2]
+    distance = np.sqrt(np.einsum("ijkl,ijkl->ijk", cart, cart))
+    i, j, k = np.nonzero(distance < radius)
+    return (axes[0][i] % shape[0], axes[1][j] % shape[1], axes[2][k] % shape[2]), distance[i, j, k]
+
+
 def near_nuclei_mask(shape: tuple[int, int, int], lattice: np.ndarray, frac: np.ndarray, radii: np.ndarray) -> np.ndarray:
     """Boolean grid, True at points within ``radii[i]`` Å of atom i (periodic images included).
 
@@ -77,22 +90,10 @@ def near_nuclei_mask(shape: tuple[int, int, int], lattice: np.ndarray, frac: np.
         frac: (N, 3) fractional coordinates of the atoms.
         radii: (N,) radii in Å.
     """
-    shape = tuple(int(n) for n in shape)
-    mask = np.zeros(shape, dtype=bool)
-    inverse = np.linalg.inv(lattice)  # columns: reciprocal vectors without 2π
-    reach = np.linalg.norm(inverse, axis=0)  # fractional extent per Å along each axis
-    n = np.array(shape)
-    for position, radius in zip(np.asarray(frac, dtype=np.float64) % 1.0, np.asarray(radii, dtype=np.float64)):
-        if radius <= 0:
-            continue
-        centre = position * n
-        half = np.ceil(radius * reach * n).astype(int) + 1
-        axes = [np.arange(int(np.floor(centre[a])) - half[a], int(np.floor(centre[a])) + half[a] + 2) for a in range(3)]
-        d = [((axes[a] - centre[a]) / n[a]) for a in range(3)]  # fractional offsets per axis
-        cart = d[0][:, None, None, None] * lattice[0] + d[1][None, :, None, None] * lattice[1] + d[2][None, None, :, None] * lattice[2]
-        inside = np.einsum("ijkl,ijkl->ijk", cart, cart) < radius**2
-        i, j, k = np.nonzero(inside)
-        mask[axes[0][i] % n[0], axes[1][j] % n[1], axes[2][k] % n[2]] = True
+    mask = np.zeros(tuple(int(n) for n in shape), dtype=bool)
+    for position, radius in zip(np.asarray(frac, dtype=np.float64), np.asarray(radii, dtype=np.float64)):
+        if radius > 0:
+            mask[_points_within(np.array(mask.shape), lattice, position, radius)[0]] = True
     return mask
 
 
@@ -108,18 +109,9 @@ def add_radial(
         radius, values: the radial function on an increasing radius grid (Å, e/Å³); interpolated linearly.
         cutoff: distance (Å) beyond which the function is taken as zero.
     """
-    shape = np.array(grid.shape)
-    reach = np.linalg.norm(np.linalg.inv(lattice), axis=0)
-    for position in np.asarray(frac, dtype=np.float64) % 1.0:
-        centre = position * shape
-        half = np.ceil(cutoff * reach * shape).astype(int) + 1
-        axes = [np.arange(int(np.floor(centre[a])) - half[a], int(np.floor(centre[a])) + half[a] + 2) for a in range(3)]
-        d = [(axes[a] - centre[a]) / shape[a] for a in range(3)]
-        cart = d[0][:, None, None, None] * lattice[0] + d[1][None, :, None, None] * lattice[1] + d[2][None, None, :, None] * lattice[2]
-        distance = np.sqrt(np.einsum("ijkl,ijkl->ijk", cart, cart))
-        inside = distance < cutoff
-        i, j, k = np.nonzero(inside)
-        np.add.at(grid, (axes[0][i] % shape[0], axes[1][j] % shape[1], axes[2][k] % shape[2]), np.interp(distance[inside], radius, values))
+    for position in np.asarray(frac, dtype=np.float64):
+        index, distance = _points_within(np.array(grid.shape), lattice, position, cutoff)
+        np.add.at(grid, index, np.interp(distance, radius, values))
 
 
 def to_canonical_partition(rho: np.ndarray, structure: Structure, partition: dict[str, float]) -> np.ndarray:
