@@ -229,6 +229,24 @@ def reduced_gradient(rho: np.ndarray, lattice: np.ndarray) -> np.ndarray:
     return np.where(rho > 1e-6, s, np.nan)
 
 
+def coarser_grid(rho: np.ndarray, *, max_points: int) -> np.ndarray:
+    """``rho`` on a uniform periodic grid of at most ``max_points`` points, same aspect (Fourier resampling).
+
+    Every later step (the core mask, the procrystal, the gradient) assumes a uniform periodic grid:
+    taking every k-th point would not give one unless k divides each size, and would keep the fine
+    grid's sharper features, which a procrystal computed on the coarse grid does not have (the
+    deformation density then moved by up to 0.6 of its spread across materials between two cells
+    of NaCl; ``benchmarks/REAL_DENSITY.md``). Here ρ and the procrystal hold the same frequencies.
+    """
+    import torch
+
+    from ..grid.resample import fourier_resample
+
+    scale = (max_points / rho.size) ** (1.0 / 3.0)
+    shape = tuple(max(2, int(n * scale)) for n in rho.shape)
+    return fourier_resample(torch.from_numpy(np.ascontiguousarray(rho))[None], shape)[0].numpy()
+
+
 def density_descriptors(
     rho: np.ndarray,
     structure: Structure,
@@ -251,11 +269,9 @@ def density_descriptors(
     from ..synth.procrystal import procrystal_density
 
     config = config or DescriptorConfig()
-    rho = np.asarray(rho)
-    stride = 1
-    while rho[::stride, ::stride, ::stride].size > config.max_points:
-        stride += 1
-    rho = np.array(rho[::stride, ::stride, ::stride], dtype=np.float64)  # a fine grid, sampled: same statistics, bounded cost
+    rho = np.asarray(rho, dtype=np.float64)
+    if rho.size > config.max_points:  # a fine grid, resampled: same statistics, bounded cost
+        rho = coarser_grid(rho, max_points=config.max_points)
     lattice = np.asarray(structure.lattice.matrix, dtype=np.float64)
     volume = abs(float(np.linalg.det(lattice)))
     counts: dict[str, float] = {}

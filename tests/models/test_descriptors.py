@@ -43,6 +43,21 @@ def test_descriptors_do_not_change_with_supercells_or_origin() -> None:
     np.testing.assert_allclose(shifted, base, rtol=1e-6, atol=1e-9)
 
 
+def test_a_grid_over_the_point_budget_describes_like_the_same_density_on_a_coarser_grid() -> None:
+    """A fine VASP grid is resampled, not strided: 41³ over a 20,000-point budget must describe like
+    the same band-limited density written on 27³ (striding 41 by 2 gives an uneven 21-point grid and
+    keeps frequencies a 21³ procrystal lacks: the deformation density moved by tens of percent)."""
+    from screener.config import DescriptorConfig
+
+    structure = rocksalt()
+    config = DescriptorConfig(max_points=20_000)
+    fine = procrystal_density(structure, (41, 41, 41), valence={"Na": 1, "Cl": 7})
+    coarse = procrystal_density(structure, (27, 27, 27), valence={"Na": 1, "Cl": 7})
+    described_fine = density_descriptors(fine, structure, n_electrons=8.0, config=config).values
+    described_coarse = density_descriptors(coarse, structure, n_electrons=8.0, config=config).values
+    np.testing.assert_allclose(described_fine, described_coarse, rtol=1e-6, atol=1e-9)
+
+
 def test_a_semicore_partition_maps_onto_the_same_descriptors() -> None:
     """The same crystal written with Na_pv (2p in the valence) describes like the plain-Na file."""
     structure, rho = vasp_like_nacl()
