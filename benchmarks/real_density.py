@@ -300,6 +300,52 @@ def invariance(model_path: str, *, folder: str, gpaw_table: str | None = None) -
     return out
 
 
+def descriptor_changes(*, folder: str, table: str, gpaw_table: str | None = None, n_reference: int = 64) -> None:
+    """How far each transformation moves the density descriptors, in units of their spread.
+
+    The spread of each descriptor is its standard deviation over the first ``n_reference`` GPAW
+    densities of ``table``; the table prints, per material and transformation, the largest and the
+    median |change| / spread over the 35 descriptors and the three that move most.
+    """
+    from screener.io.density_table import read_density_rows
+    from screener.io.reading import read_density
+    from screener.models.descriptors import density_descriptors, descriptor_names
+
+    def describe(structure, rho):
+        rho = np.asarray(rho, dtype=np.float64)
+        return density_descriptors(rho, structure, n_electrons=float(rho.mean() * structure.lattice.volume)).values
+
+    names = descriptor_names()
+    reference = []
+    for row in read_density_rows(table):
+        if row.rho is not None:
+            reference.append(describe(row.structure, row.rho))
+        if len(reference) == n_reference:
+            break
+    spread = np.nanstd(np.array(reference), axis=0) + 1e-12
+    gpaw = {r.id: r for r in read_density_rows(gpaw_table)} if gpaw_table else {}
+    cases = {"Si": "atomate_Si_static_CHGCAR.gz", "NaCl": "pymatgen_chargemol_NaCl_CHGCAR.gz", "Fe": "pyiron_Fe_bcc_CHGCAR_no_spin"}
+    conventional = {"Si": [[-1, 1, 1], [1, -1, 1], [1, 1, -1]], "NaCl": [[-1, 1, 1], [1, -1, 1], [1, 1, -1]], "Fe": [[0, 1, 1], [1, 0, 1], [1, 1, 0]]}
+    print(f"\nspread: standard deviation over {len(reference)} GPAW densities of {table}\n")
+    print("| material | transformation | largest change / spread | median | moved most |")
+    print("|---|---|---:|---:|---|")
+    for material, name in cases.items():
+        record = read_density(Path(folder) / name, root=folder)
+        structure, rho = record.structure, np.asarray(record.rho, dtype=np.float64)
+        base = describe(structure, rho)
+        variants = {
+            "other basis [[1,1,0],[0,1,0],[0,0,1]]": resample_cell(rho, structure, [[1, 1, 0], [0, 1, 0], [0, 0, 1]]),
+            "conventional cell": resample_cell(rho, structure, conventional[material]),
+            "supercell 2×2×2": (structure * (2, 2, 2), np.tile(rho, (2, 2, 2))),
+        }
+        if material in gpaw:
+            variants["GPAW density of the same structure"] = (gpaw[material].structure, gpaw[material].rho)
+        for label, (other_structure, other_rho) in variants.items():
+            z = np.abs(describe(other_structure, other_rho) - base) / spread
+            top = ", ".join(f"{names[i]} {z[i]:.2f}" for i in np.argsort(-z)[:3])
+            print(f"| {material} | {label} | {z.max():.3f} | {np.median(z):.3f} | {top} |")
+
+
 # ------------------------------------------------------------------------------------ OOD
 #: files of ../shared/data/chgcar by what the OOD score should say about them.
 OOD_CASES = (
@@ -490,6 +536,10 @@ def main() -> None:
     v.add_argument("--model", required=True)
     v.add_argument("--folder", default="../shared/data/chgcar")
     v.add_argument("--gpaw-table", default=None, help="screener dft table of the transfer structures (ids Si, NaCl, Fe)")
+    dc = sub.add_parser("descriptors", help="descriptor changes under other cells, supercells and GPAW, in units of their spread")
+    dc.add_argument("--folder", default="../shared/data/chgcar")
+    dc.add_argument("--table", default="data/densities")
+    dc.add_argument("--gpaw-table", default=None)
     o = sub.add_parser("ood")
     o.add_argument("--model", required=True)
     o.add_argument("--folder", default="../shared/data/chgcar")
@@ -524,6 +574,8 @@ def main() -> None:
         evaluate(args.model, table=args.table, features=args.features, procrystal_model=args.procrystal_model)
     elif args.command == "ood":
         ood(args.model, folder=args.folder)
+    elif args.command == "descriptors":
+        descriptor_changes(folder=args.folder, table=args.table, gpaw_table=args.gpaw_table)
     elif args.command == "invariance":
         invariance(args.model, folder=args.folder, gpaw_table=args.gpaw_table)
 
