@@ -271,12 +271,22 @@ def train_model(
         for stale in [*workdir.glob("autoencoder_*"), *workdir.glob("attention_*"), workdir / "transform.json"]:
             stale.unlink(missing_ok=True)
     saved_split = workdir / "splits.csv"
-    if resume and saved_split.is_file() and split_file is None:
-        split_file = saved_split  # the split the checkpoints were trained on, whatever changed since
+    resumed_split = resume and saved_split.is_file() and split_file is None
+    if resumed_split:
+        split_file = saved_split  # the split the checkpoints were trained on
     splits = assign_splits(
         dataset.names, split_file=split_file, groups=dataset.ids,
         val_fraction=config.val_fraction, test_fraction=config.test_fraction, seed=config.seed,
     )  # fmt: skip
+    unassigned = len(dataset.names) - sum(len(rows) for rows in splits.values())
+    if unassigned and resumed_split:
+        raise LabelError(
+            f"{unassigned} of {len(dataset.names)} labelled densities are not in the interrupted run's split "
+            f"({saved_split}): the densities changed since, and its checkpoints never saw them; "
+            "rerun without --resume to train on all of them"
+        )
+    if unassigned:
+        log.warning("%d labelled densities are not in %s and are left out of training and evaluation", unassigned, split_file)
     train_idx, val_idx, test_idx = splits["train"], splits["val"], splits["test"]
     if len(train_idx) < 4:
         raise LabelError(f"only {len(train_idx)} training densities; need at least 4")

@@ -89,6 +89,23 @@ def test_train_then_evaluate_reproduces_the_stored_test_metrics(tiny_training_se
     assert json.loads((bundle / "manifest.json").read_text())["info"]["metrics"]["test"] == stored
 
 
+def test_resume_refuses_densities_the_interrupted_run_never_split(tiny_training_set, tmp_path) -> None:
+    """A density added after an interrupted run would be silently left out by --resume: it stops and says so."""
+    import shutil
+
+    root, labels = tiny_training_set
+    chgcars = tmp_path / "chgcars"
+    shutil.copytree(root / "chgcars", chgcars)
+    names = sorted(p.name for p in chgcars.iterdir())
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    (workdir / "splits.csv").write_text("id,split\n" + "".join(f"{n},{'test' if i < 4 else 'val' if i < 8 else 'train'}\n" for i, n in enumerate(names[1:])))
+    result = CliRunner().invoke(cli, ["train", "--chgcars", str(chgcars), "--labels", str(labels), "--out", str(tmp_path / "b"),
+                                      "--grid", "16", "--workers", "1", "--workdir", str(workdir), "--resume"])  # fmt: skip
+    assert result.exit_code != 0
+    assert "1 of 40 labelled densities are not in the interrupted run's split" in result.output, result.output
+
+
 def test_training_refuses_labels_matching_no_density(tiny_training_set, tmp_path) -> None:
     root, _ = tiny_training_set
     labels = tmp_path / "labels.csv"
