@@ -346,6 +346,39 @@ def descriptor_changes(*, folder: str, table: str, gpaw_table: str | None = None
             print(f"| {material} | {label} | {z.max():.3f} | {np.median(z):.3f} | {top} |")
 
 
+def canonical_frames(*, folder: str, n: int = 32) -> None:
+    """Relative L2 distance between the canonical model grid of each transfer file and that of the
+    same density shifted, repeated or written in another basis (the network's input, before any model)."""
+    from screener.grid.canonical import canonical_grid, canonical_transform
+    from screener.io.reading import read_density
+
+    def grid(structure, rho):
+        return canonical_grid(rho, structure.lattice.matrix, canonical_transform(structure, rho), n)
+
+    print(f"\n| file | crystal | origin (0.137, 0.291, 0.613) | origin (0, 0, 0.29) | supercell 2×1×1 | other basis |")
+    print("|---|---|---:|---:|---:|---:|")
+    seen = set()
+    for name, material, *_ in TRANSFER_FILES:
+        if material in seen:
+            continue
+        seen.add(material)
+        record = read_density(Path(folder) / name, root=folder)
+        structure, rho = record.structure, np.asarray(record.rho, dtype=np.float64)
+        base = grid(structure, rho)
+        distances = []
+        for shift in ((0.137, 0.291, 0.613), (0.0, 0.0, 0.29)):
+            moved = structure.copy()
+            moved.translate_sites(list(range(len(moved))), shift, frac_coords=True, to_unit_cell=True)
+            distances.append(grid(moved, fourier_shift(rho, np.array(shift))))
+        bigger = structure.copy()
+        bigger.make_supercell((2, 1, 1))
+        distances.append(grid(bigger, np.tile(rho, (2, 1, 1))))
+        distances.append(grid(*resample_cell(rho, structure, [[1, 1, 0], [0, 1, 0], [0, 0, 1]])))
+        cells = " | ".join(f"{np.linalg.norm(g - base) / np.linalg.norm(base):.4f}" for g in distances)
+        symbol = structure.get_space_group_info(symprec=1e-3)[0]
+        print(f"| {name} | {material} ({symbol}) | {cells} |")
+
+
 # ------------------------------------------------------------------------------------ OOD
 #: files of ../shared/data/chgcar by what the OOD score should say about them.
 OOD_CASES = (
@@ -540,6 +573,8 @@ def main() -> None:
     dc.add_argument("--folder", default="../shared/data/chgcar")
     dc.add_argument("--table", default="data/densities")
     dc.add_argument("--gpaw-table", default=None)
+    fr = sub.add_parser("frames", help="canonical model grids under shifts, supercells and another basis")
+    fr.add_argument("--folder", default="../shared/data/chgcar")
     o = sub.add_parser("ood")
     o.add_argument("--model", required=True)
     o.add_argument("--folder", default="../shared/data/chgcar")
@@ -576,6 +611,8 @@ def main() -> None:
         ood(args.model, folder=args.folder)
     elif args.command == "descriptors":
         descriptor_changes(folder=args.folder, table=args.table, gpaw_table=args.gpaw_table)
+    elif args.command == "frames":
+        canonical_frames(folder=args.folder)
     elif args.command == "invariance":
         invariance(args.model, folder=args.folder, gpaw_table=args.gpaw_table)
 
