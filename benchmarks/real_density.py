@@ -212,6 +212,12 @@ def transfer(models: dict[str, str], *, folder: str) -> dict:
     return results
 
 
+#: the transfer files whose density the invariance checks transform, and the matrices (new lattice =
+#: matrix @ file lattice) of their conventional cells.
+INVARIANCE_FILES = {"Si": "atomate_Si_static_CHGCAR.gz", "NaCl": "pymatgen_chargemol_NaCl_CHGCAR.gz", "Fe": "pyiron_Fe_bcc_CHGCAR_no_spin"}
+CONVENTIONAL_CELL = {"Si": [[-1, 1, 1], [1, -1, 1], [1, 1, -1]], "NaCl": [[-1, 1, 1], [1, -1, 1], [1, 1, -1]], "Fe": [[0, 1, 1], [1, 0, 1], [1, 1, 0]]}
+
+
 def fourier_shift(rho: np.ndarray, shift: np.ndarray) -> np.ndarray:
     """ρ(u − shift) for a fractional shift (exact for a band-limited periodic density)."""
     axes = [np.fft.fftfreq(n) * n for n in rho.shape]
@@ -254,12 +260,10 @@ def invariance(model_path: str, *, folder: str, gpaw_table: str | None = None) -
     from screener.synth.partition import infer_partition, partition_options
 
     model = _model(model_path)
-    cases = {"Si": "atomate_Si_static_CHGCAR.gz", "NaCl": "pymatgen_chargemol_NaCl_CHGCAR.gz", "Fe": "pyiron_Fe_bcc_CHGCAR_no_spin"}
-    conventional = {"Si": [[-1, 1, 1], [1, -1, 1], [1, 1, -1]], "NaCl": [[-1, 1, 1], [1, -1, 1], [1, 1, -1]], "Fe": [[0, 1, 1], [1, 0, 1], [1, 1, 0]]}
     out = []
     print("\n| material | transformation | K (GPa) | G (GPa) | ΔK % | ΔG % |")
     print("|---|---|---:|---:|---:|---:|")
-    for material, name in cases.items():
+    for material, name in INVARIANCE_FILES.items():
         record = read_density(Path(folder) / name, root=folder)
         structure, rho = record.structure, np.asarray(record.rho, dtype=np.float64)
         base = model.predict_density(structure, rho)
@@ -274,7 +278,7 @@ def invariance(model_path: str, *, folder: str, gpaw_table: str | None = None) -
             bigger.make_supercell(reps)
             variants.append((f"supercell {reps[0]}×{reps[1]}×{reps[2]}", bigger, np.tile(rho, reps)))
         variants.append(("other basis [[1,1,0],[0,1,0],[0,0,1]]", *resample_cell(rho, structure, [[1, 1, 0], [0, 1, 0], [0, 0, 1]])))
-        variants.append(("conventional cell", *resample_cell(rho, structure, conventional[material])))
+        variants.append(("conventional cell", *resample_cell(rho, structure, CONVENTIONAL_CELL[material])))
         counts = structure.composition.get_el_amt_dict()
         partition, _ = infer_partition(counts, record.n_electrons)
         target = {}
@@ -324,18 +328,16 @@ def descriptor_changes(*, folder: str, table: str, gpaw_table: str | None = None
             break
     spread = np.nanstd(np.array(reference), axis=0) + 1e-12
     gpaw = {r.id: r for r in read_density_rows(gpaw_table)} if gpaw_table else {}
-    cases = {"Si": "atomate_Si_static_CHGCAR.gz", "NaCl": "pymatgen_chargemol_NaCl_CHGCAR.gz", "Fe": "pyiron_Fe_bcc_CHGCAR_no_spin"}
-    conventional = {"Si": [[-1, 1, 1], [1, -1, 1], [1, 1, -1]], "NaCl": [[-1, 1, 1], [1, -1, 1], [1, 1, -1]], "Fe": [[0, 1, 1], [1, 0, 1], [1, 1, 0]]}
     print(f"\nspread: standard deviation over {len(reference)} GPAW densities of {table}\n")
     print("| material | transformation | largest change / spread | median | moved most |")
     print("|---|---|---:|---:|---|")
-    for material, name in cases.items():
+    for material, name in INVARIANCE_FILES.items():
         record = read_density(Path(folder) / name, root=folder)
         structure, rho = record.structure, np.asarray(record.rho, dtype=np.float64)
         base = describe(structure, rho)
         variants = {
             "other basis [[1,1,0],[0,1,0],[0,0,1]]": resample_cell(rho, structure, [[1, 1, 0], [0, 1, 0], [0, 0, 1]]),
-            "conventional cell": resample_cell(rho, structure, conventional[material]),
+            "conventional cell": resample_cell(rho, structure, CONVENTIONAL_CELL[material]),
             "supercell 2×2×2": (structure * (2, 2, 2), np.tile(rho, (2, 2, 2))),
         }
         if material in gpaw:
