@@ -215,10 +215,10 @@ def calibrate_spread(prediction: np.ndarray, spread: np.ndarray, truth: np.ndarr
     keep = np.isfinite(truth) & np.isfinite(prediction) & (spread > 0)
     if keep.sum() < 5:
         return 1.0
-    ratio = np.abs(prediction[keep] - truth[keep]) / spread[keep]
+    ratio = np.sort(np.abs(prediction[keep] - truth[keep]) / spread[keep])
     candidates = np.unique(np.concatenate([ratio, ratio / 2.0]))
-    coverage_1 = np.searchsorted(np.sort(ratio), candidates, side="right") / ratio.size
-    coverage_2 = np.searchsorted(np.sort(ratio), 2.0 * candidates, side="right") / ratio.size
+    coverage_1 = np.searchsorted(ratio, candidates, side="right") / ratio.size
+    coverage_2 = np.searchsorted(ratio, 2.0 * candidates, side="right") / ratio.size
     loss = (coverage_1 - 0.6827) ** 2 + (coverage_2 - 0.9545) ** 2
     return float(candidates[int(np.argmin(loss))])
 
