@@ -4,8 +4,8 @@ A density file holds one choice of cell (primitive, conventional, a supercell, a
 origin. The canonical frame samples the density on n³ points along the cell vectors of the
 crystal's **standard primitive cell** with spglib's **standard origin** (International Tables
 setting), so a supercell, a conventional cell or a shifted copy of the same crystal all give the
-same model grid (up to interpolation, and up to spglib's choice among origins that the crystal's
-symmetry makes equivalent).
+same model grid (up to interpolation; among the origins and orientations that the crystal's
+symmetry makes equivalent, the density chooses: :func:`canonical_transform`).
 
 The mapping is affine in fractional coordinates: x_file = A · x_canonical + b (mod 1), from spglib's
 ``transformation_matrix`` P and ``origin_shift`` p (x_std = P x + p) and the centring matrix of the
@@ -30,6 +30,12 @@ CENTRING = {
     "F": np.array([[0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]]),
     "R": np.array([[2 / 3, -1 / 3, -1 / 3], [1 / 3, 1 / 3, -2 / 3], [1 / 3, 1 / 3, 1 / 3]]),
 }
+#: version of the frame choice (origin, tie-breaking, symmetry source). A bundle trained on canonical
+#: grids records it; one made with another version is refused, because the same file would reach its
+#: networks as another grid. 1: highest-density origin among the input cell's symmetry (screener before
+#: 2026-11-29); 2: polar axes by density, ties broken by probe densities over the lattice's rotations,
+#: origins from the standardized cell's full symmetry.
+FRAME_VERSION = 2
 #: interpolation grids finer than this spacing (Å) are used as they are; coarser ones are Fourier-refined first.
 FINE_SPACING = 0.1
 #: bound on the refined grid's points (memory: 8 bytes each, twice).
@@ -46,9 +52,13 @@ def canonical_transform(structure: Structure, rho: np.ndarray | None = None, *, 
 
     Where the crystal's symmetry allows several standard origins (diamond: the two atoms' sites, or
     a shift along a threefold axis), spglib's pick depends on the input; the origin is then chosen
-    among those equivalent ones (translations by quarters of the conventional cell that map every
-    atom onto an atom of its species) as the one with the highest density, which depends only on
-    the crystal.
+    among those equivalent ones (translations of the Euclidean normalizer, from the standardized
+    cell's full symmetry) as the one with the highest density, which depends only on the crystal.
+    A polar group (wurtzite's 6mm) lets the origin slide along its axis: there it is the point of
+    highest density on that line. Frames of equal density at the origin (symmetry-related origins,
+    the lattice's rotations, which spglib may pick differently for a supercell) are told apart by
+    the density at a few fixed probe points (:data:`TIE_PROBES`). This is frame version
+    :data:`FRAME_VERSION`.
 
     Args:
         structure: the file's cell and atoms.
@@ -72,15 +82,165 @@ def canonical_transform(structure: Structure, rho: np.ndarray | None = None, *, 
     p_matrix = np.asarray(dataset.transformation_matrix, dtype=np.float64)
     inverse = np.linalg.inv(p_matrix)
     shift = np.asarray(dataset.origin_shift, dtype=np.float64)
-    a = inverse @ centring
     if rho is None:
-        return np.concatenate([a.reshape(-1), -inverse @ shift])
-    best, best_value = np.zeros(3), -np.inf
-    for d in equivalent_origins(dataset, symprec=symprec):
-        value = _density_at(rho, inverse @ (d - shift))
-        if best_value == -np.inf or value > best_value + 1e-6 * max(1e-3, abs(best_value)):
-            best, best_value = d, value
-    return np.concatenate([a.reshape(-1), inverse @ (best - shift)])
+        return np.concatenate([(inverse @ centring).reshape(-1), -inverse @ shift])
+    free = free_origin_directions(dataset)
+    smooth = _SmoothDensity(rho)
+    candidates = []
+    for d in _distinct_modulo(equivalent_origins(dataset, symprec=symprec), free):
+        if len(free):  # a polar axis (or plane): the highest density along it, from this discrete origin
+            candidates.extend(_highest_along(smooth, d, free, inverse=inverse, shift=shift))
+        else:
+            candidates.append((d, smooth.at(inverse @ (d - shift))))
+    origin, rotation = _break_ties(candidates, lattice_rotations(dataset, centring), smooth, inverse=inverse, shift=shift,
+                                   scale=float(np.mean(np.abs(rho))) or 1.0)  # fmt: skip
+    return np.concatenate([(inverse @ rotation @ centring).reshape(-1), inverse @ (origin - shift)])
+
+
+def lattice_rotations(dataset, centring: np.ndarray) -> list[np.ndarray]:
+    """The rotations of the crystal's lattice (its holohedry) in standard conventional fractional
+    coordinates that also map the primitive (centred) lattice onto itself; the identity first.
+
+    The standard setting fixes the cell only up to these: spglib may return a hexagonal cell turned
+    by 60° for a supercell of the same crystal, and for a crystal whose point group is smaller than
+    its lattice's, such turned frames give grids the network would not see as equal.
+    """
+    import spglib
+
+    std_lattice = np.asarray(dataset.std_lattice, dtype=np.float64)
+    symmetry = spglib.get_symmetry((std_lattice, [[0.0, 0.0, 0.0]], [1]), symprec=1e-5)
+    to_primitive = np.linalg.inv(centring)
+    out = [np.eye(3)]
+    for rotation in np.asarray(symmetry["rotations"], dtype=np.float64):
+        on_primitive = to_primitive @ rotation @ centring
+        if np.allclose(on_primitive, np.rint(on_primitive), atol=1e-8) and not np.allclose(rotation, np.eye(3)):
+            out.append(rotation)
+    return out
+
+
+#: offsets (standard conventional fractional coordinates) at which the density tells apart frames of
+#: equal density at the origin: symmetry-related origins (diamond's two atoms, the two heights of a
+#: 6_3 axis) and the lattice's rotations give grids related by a rotation or inversion of the
+#: crystal, which the network would not see as equal.
+TIE_PROBES = np.array([[0.11, 0.23, 0.37], [0.29, 0.07, 0.19], [0.41, 0.31, 0.13], [0.17, 0.43, 0.05]])
+#: densities closer than this (relative to the mean |ρ|) count as equal.
+TIE_TOLERANCE = 1e-4
+
+
+def _break_ties(
+    candidates: list[tuple[np.ndarray, float]],
+    rotations: list[np.ndarray],
+    smooth: _SmoothDensity,
+    *,
+    inverse: np.ndarray,
+    shift: np.ndarray,
+    scale: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The frame (origin, rotation): the origin of highest density, and among origins within
+    :data:`TIE_TOLERANCE` of it and the lattice's rotations, the frame with the highest density at
+    the first probe of :data:`TIE_PROBES` that tells the frames apart."""
+    top = max(value for _, value in candidates)
+    frames = [(d, r) for d, value in candidates if value >= top - TIE_TOLERANCE * scale for r in rotations]
+    for probe in TIE_PROBES:
+        if len(frames) == 1:
+            break
+        values = smooth.at_many(np.array([(d + r @ probe - shift) @ inverse.T for d, r in frames]))
+        frames = [frame for frame, value in zip(frames, values) if value >= values.max() - TIE_TOLERANCE * scale]
+    return frames[0]
+
+
+def free_origin_directions(dataset) -> np.ndarray:
+    """Directions (standard conventional fractional coordinates, rows) along which a polar space group
+    lets the origin move freely: the common fixed space of all its rotations (c for 4mm, 6mm, mm2 and
+    3m in the standard setting, b for monoclinic 2, a plane for m, everything for P1). Empty for the
+    other groups, whose origins are a discrete set (:func:`equivalent_origins`)."""
+    stacked = np.vstack([np.eye(3) - r for r in standard_rotations(dataset)])
+    _, singular, vt = np.linalg.svd(stacked)
+    null = vt[np.sum(singular > 1e-8) :]
+    return null
+
+
+def _distinct_modulo(origins: list[np.ndarray], free: np.ndarray) -> list[np.ndarray]:
+    """The discrete origins that stay different once moves along the free directions are allowed."""
+    if not len(free):
+        return origins
+    projector = np.eye(3) - free.T @ free
+    seen, out = set(), []
+    for d in origins:
+        key = tuple(np.round((projector @ d) % 1.0, 6) % 1.0)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+def _highest_along(density: _SmoothDensity, origin: np.ndarray, free: np.ndarray, *, inverse: np.ndarray, shift: np.ndarray) -> list[tuple[np.ndarray, float]]:
+    """The points of highest density on the line (plane, cell) through ``origin`` along ``free``.
+
+    A scan of one period of each free direction; every local maximum of the scan within 5 % of the
+    highest is refined by three rounds of finer scans (to about 1/1000 of the period, so a crystal
+    shifted along its polar axis gives the same canonical grid to about 1e-3). All are returned:
+    symmetry makes some of them equal (the two heights of a 6_3 axis), and :func:`_break_ties` chooses.
+    """
+    import itertools
+
+    k = len(free)
+    period = np.array([direction / np.max(np.abs(direction)) for direction in free])  # one lattice translation each
+
+    def values_at(steps: np.ndarray) -> np.ndarray:
+        return density.at_many((origin + steps @ period - shift) @ inverse.T)
+
+    n = {1: 64, 2: 24, 3: 12}[k]
+    coarse = np.array(list(itertools.product(np.arange(n) / n, repeat=k)))
+    scan = values_at(coarse).reshape((n,) * k)
+    is_peak = np.ones(scan.shape, dtype=bool)
+    for axis in range(k):
+        is_peak &= (scan >= np.roll(scan, 1, axis=axis)) & (scan >= np.roll(scan, -1, axis=axis))
+    is_peak &= scan >= scan.max() - 0.05 * abs(scan.max())
+    local = np.array(list(itertools.product(np.linspace(-1.0, 1.0, 9), repeat=k)))
+    found = []
+    for start in coarse[np.flatnonzero(is_peak.reshape(-1))]:
+        best_t, width = start, 1.0 / n
+        for _ in range(3):
+            steps = best_t + width * local
+            values = values_at(steps)
+            best_t, width = steps[int(np.argmax(values))], width / 4.0
+        found.append((origin + best_t @ period, float(values.max())))
+    return found
+
+
+class _SmoothDensity:
+    """ρ between grid points by periodic cubic splines (the coefficients are computed once, on first use)."""
+
+    def __init__(self, rho: np.ndarray) -> None:
+        self.rho = rho
+        self._coefficients: np.ndarray | None = None
+
+    def at(self, fractional: np.ndarray) -> float:
+        return float(self.at_many(np.asarray(fractional)[None])[0])
+
+    def at_many(self, fractional: np.ndarray) -> np.ndarray:
+        """ρ at (m, 3) fractional points of the file's cell."""
+        from scipy.ndimage import map_coordinates, spline_filter
+
+        if self._coefficients is None:
+            self._coefficients = spline_filter(np.asarray(self.rho, dtype=np.float64), order=3, mode="grid-wrap")
+        coordinates = ((np.asarray(fractional) % 1.0) * np.array(self.rho.shape)).T
+        return map_coordinates(self._coefficients, coordinates, order=3, mode="grid-wrap", prefilter=False)
+
+
+def standard_rotations(dataset) -> np.ndarray:
+    """The space group's rotations in standard conventional fractional coordinates, from spglib's
+    standardized cell (the input cell's own list lacks those its lattice does not keep: a 2×1×1
+    supercell of a hexagonal crystal has 8 of its 12, which let wrong origins through)."""
+    import spglib
+
+    cell = (np.asarray(dataset.std_lattice, dtype=np.float64), np.asarray(dataset.std_positions, dtype=np.float64), list(dataset.std_types))
+    symmetry = spglib.get_symmetry(cell, symprec=1e-3)
+    if symmetry is None:  # cannot happen for spglib's own standard cell; keep the input's list
+        p_matrix = np.asarray(dataset.transformation_matrix, dtype=np.float64)
+        return np.array([p_matrix @ r @ np.linalg.inv(p_matrix) for r in np.asarray(dataset.rotations, dtype=np.float64)])
+    return np.asarray(symmetry["rotations"], dtype=np.float64)
 
 
 def equivalent_origins(dataset, *, symprec: float = 1e-3) -> list[np.ndarray]:
@@ -89,15 +249,13 @@ def equivalent_origins(dataset, *, symprec: float = 1e-3) -> list[np.ndarray]:
     (centring included) for every rotation R of the group (the translations of the Euclidean normalizer)."""
     import itertools
 
-    rotations = np.asarray(dataset.rotations)
-    p_matrix = np.asarray(dataset.transformation_matrix, dtype=np.float64)
-    standard_rotations = {tuple(np.rint(p_matrix @ r @ np.linalg.inv(p_matrix)).astype(int).reshape(-1)) for r in rotations}
+    rotations = {tuple(np.rint(r).astype(int).reshape(-1)) for r in standard_rotations(dataset)}
     centring = CENTRING.get(str(dataset.international)[0], np.eye(3))
     # the conventional lattice with its centring: integer combinations of the primitive vectors
     to_primitive = np.linalg.inv(centring)
     candidates = np.array(list(itertools.product(np.arange(8) / 8.0, repeat=3)))  # (512, 3)
     identity = np.eye(3)
-    moved = np.einsum("ij,rjk,nk->rni", to_primitive, identity - np.array([np.array(f, float).reshape(3, 3) for f in standard_rotations]), candidates)
+    moved = np.einsum("ij,rjk,nk->rni", to_primitive, identity - np.array([np.array(f, float).reshape(3, 3) for f in rotations]), candidates)
     ok = (np.abs(moved - np.rint(moved)) < 1e-6).all(axis=(0, 2))
     return [candidates[i] for i in np.flatnonzero(ok)]
 

@@ -230,6 +230,10 @@ def _optional_manifest(bundle: ModelBundle) -> dict:
         out["ood"] = {"kind": "input_knn", "k": int(bundle.ood_reference[3]), "threshold": float(bundle.ood_reference[4])}
     if bundle.descriptor_version:
         out["descriptor_version"] = bundle.descriptor_version
+    if bundle.regrid.frame == "canonical":
+        from ..grid.canonical import FRAME_VERSION
+
+        out["canonical_frame_version"] = FRAME_VERSION
     return out
 
 
@@ -322,6 +326,16 @@ def verify_bundle(path: str | Path, *, expect_grid: int | None = None) -> dict:
             raise BundleError(
                 f"{path / MANIFEST}: trained on density descriptors {descriptor_version!r}, but this screener computes "
                 f"{DESCRIPTOR_VERSION!r}; use the screener version that made the bundle"
+            )
+    if manifest.get("regrid", {}).get("frame") == "canonical":
+        from ..grid.canonical import FRAME_VERSION
+
+        frame_version = manifest.get("canonical_frame_version", 1)  # bundles made before the version was recorded
+        if frame_version != FRAME_VERSION:
+            raise BundleError(
+                f"{path / MANIFEST}: trained on canonical frame version {frame_version}, but this screener computes "
+                f"version {FRAME_VERSION} (the same file would reach the networks as another grid); retrain it, "
+                "or use the screener version that made the bundle"
             )
     unknown = [t["name"] for t in manifest.get("targets", []) if t["name"] not in TARGETS_BY_NAME]
     if unknown:

@@ -70,10 +70,13 @@ class DensityDataset:
 
 
 def _fingerprint(files: Sequence[InputFile], regrid: RegridConfig) -> str:
+    from ..grid.canonical import FRAME_VERSION
     from ..models.descriptors import DESCRIPTOR_VERSION
 
     digest = hashlib.sha256(json.dumps(asdict(regrid), sort_keys=True).encode())
     digest.update(DESCRIPTOR_VERSION.encode())  # a dataset prepared with other descriptors is prepared again
+    if regrid.frame == "canonical":  # ... and one prepared on another canonical frame
+        digest.update(f"frame-v{FRAME_VERSION}".encode())
     for item in files:
         row = split_row_path(item.path)  # a density-table row: the table file's stat stands for it
         stat = os.stat(row[0] if row else item.path)

@@ -171,3 +171,23 @@ def test_pickled_npy_with_recomputed_hashes_is_refused_in_one_line(bundle_dir: P
     with pytest.raises(BundleError) as info:
         verify_bundle(copy)
     assert str(victim) in str(info.value) and "pickle" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_bundle_on_another_canonical_frame_is_refused(tmp_path: Path) -> None:
+    """A bundle trained on canonical grids records the frame version; one from a screener whose
+    canonical frame differed (the same file would reach its networks as another grid) is refused,
+    naming both versions, even with a consistent model id."""
+    from screener.config import RegridConfig
+    from screener.grid.canonical import FRAME_VERSION
+    from screener.models.bundle import manifest_digest
+
+    path = write_random_bundle(tmp_path / "canonical", grid=16, seed=3, regrid=RegridConfig(grid=16, frame="canonical"))
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["canonical_frame_version"] == FRAME_VERSION
+    assert load_bundle(path).regrid.frame == "canonical"
+    del manifest["canonical_frame_version"]  # as written before the version was recorded
+    manifest.pop("model_id")
+    manifest = {"model_id": manifest_digest(manifest)[:16], **manifest}
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match=f"canonical frame version 1, but this screener computes version {FRAME_VERSION}"):
+        load_bundle(path)
