@@ -28,7 +28,7 @@ import numpy as np
 
 from ..config import DftConfig
 from ..errors import ScreenerError
-from .policy import ScfPlan, plan_scf, reduce_cell
+from .policy import ScfPlan, plan_scf, reduce_cell, right_handed
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
@@ -187,37 +187,20 @@ def run_scf(structure: Structure, *, config: DftConfig, keep_calculator: bool = 
     plan = plan_scf(cell, config=config)
     try:
         import gpaw
-        from gpaw import GPAW, PW, FermiDirac
-        from pymatgen.io.ase import AseAtomsAdaptor
     except ImportError as exc:
         raise ScreenerError(f"GPAW is not installed ({exc}); install the dft extra: pip install 'screener[dft]' (README, 'Real densities')") from None
 
-    atoms = AseAtomsAdaptor.get_atoms(cell)
-    if plan.spin_polarized:
-        atoms.set_initial_magnetic_moments(list(plan.initial_moments))
-    calc = GPAW(
-        mode=PW(plan.ecut_ev),
-        xc="PBE",
-        kpts={"density": config.kpoint_density, "gamma": True},
-        occupations=FermiDirac(config.smearing_ev),
-        convergence={"density": config.scf_density_tol, "energy": config.scf_energy_tol_ev, "eigenstates": config.scf_eigenstates_tol},
-        symmetry={"tolerance": config.symmetry_tolerance},
-        spinpol=plan.spin_polarized,
-        maxiter=config.max_iterations,
-        txt=None,
-    )
-    atoms.calc = calc
     try:
-        with _time_limit(config.timeout_s), warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # GPAW's grid notes ("Using symmetrized grid")
-            energy = float(atoms.get_potential_energy())
-    except DftError:
-        raise
-    except Exception as exc:  # GPAW raises many types; each becomes an error row with its message
-        name = type(exc).__name__
-        if name == "KohnShamConvergenceError":
-            raise DftError("not_converged", f"not converged after {config.max_iterations} SCF iterations") from None
-        raise DftError("gpaw", f"GPAW failed: {name}: {exc}".strip()) from None
+        calc, energy = _converge(cell, plan, config=config, seconds=config.timeout_s)
+    except _SymmetryAnalysisFailed:
+        # GPAW's symmetry operations at this tolerance did not form a group (atoms a little off their
+        # ideal sites); as GPAW advises, run on spglib's standardized cell, positions symmetrized
+        cell = symmetrized_cell(cell, config=config)
+        plan = plan_scf(cell, config=config)
+        try:
+            calc, energy = _converge(cell, plan, config=config, seconds=max(1.0, config.timeout_s - (time.perf_counter() - start)))
+        except _SymmetryAnalysisFailed as exc:
+            raise DftError("gpaw", f"GPAW failed: SymmetryAnalysisBug: {exc} (also on spglib's symmetrized cell)") from None
     rho = valence_density(calc)
     magmom = float(calc.get_magnetic_moment()) if plan.spin_polarized else 0.0
     valence: dict[str, float] = {}
@@ -236,3 +219,64 @@ def run_scf(structure: Structure, *, config: DftConfig, keep_calculator: bool = 
         gpaw_version=gpaw.__version__,
         calculator=calc if keep_calculator else None,
     )
+
+
+class _SymmetryAnalysisFailed(Exception):
+    """GPAW's ``SymmetryAnalysisBug``: the symmetry operations it found do not form a group."""
+
+
+def symmetrized_cell(structure: Structure, *, config: DftConfig) -> Structure:
+    """spglib's standardized primitive cell of ``structure`` with its atoms moved onto their ideal
+    sites (a change below ``config.symmetry_tolerance``-sized displacements), right-handed.
+
+    Raises:
+        DftError: ``gpaw`` when spglib cannot standardize the cell either.
+    """
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    tolerance_a = config.symmetry_tolerance * max(structure.lattice.abc)
+    try:
+        return right_handed(SpacegroupAnalyzer(structure, symprec=max(tolerance_a, 1e-5)).get_primitive_standard_structure())
+    except Exception as exc:  # noqa: BLE001 - spglib raises several types on odd cells
+        raise DftError("gpaw", f"GPAW failed: SymmetryAnalysisBug, and spglib could not standardize the cell ({type(exc).__name__}: {exc})") from None
+
+
+def _converge(cell: Structure, plan: ScfPlan, *, config: DftConfig, seconds: float) -> tuple[Any, float]:
+    """GPAW's calculator for ``cell`` run to self-consistency within ``seconds``; (calculator, energy in eV).
+
+    Raises:
+        DftError: ``not_converged``, ``timeout`` or ``gpaw``.
+        _SymmetryAnalysisFailed: GPAW's symmetry analysis failed (the caller may retry on a symmetrized cell).
+    """
+    from gpaw import GPAW, PW, FermiDirac
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    atoms = AseAtomsAdaptor.get_atoms(cell)
+    if plan.spin_polarized:
+        atoms.set_initial_magnetic_moments(list(plan.initial_moments))
+    calc = GPAW(
+        mode=PW(plan.ecut_ev),
+        xc="PBE",
+        kpts={"density": config.kpoint_density, "gamma": True},
+        occupations=FermiDirac(config.smearing_ev),
+        convergence={"density": config.scf_density_tol, "energy": config.scf_energy_tol_ev, "eigenstates": config.scf_eigenstates_tol},
+        symmetry={"tolerance": config.symmetry_tolerance},
+        spinpol=plan.spin_polarized,
+        maxiter=config.max_iterations,
+        txt=None,
+    )
+    atoms.calc = calc
+    try:
+        with _time_limit(seconds), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # GPAW's grid notes ("Using symmetrized grid")
+            energy = float(atoms.get_potential_energy())
+    except DftError:
+        raise
+    except Exception as exc:  # GPAW raises many types; each becomes an error row with its message
+        name = type(exc).__name__
+        if name == "KohnShamConvergenceError":
+            raise DftError("not_converged", f"not converged after {config.max_iterations} SCF iterations") from None
+        if name == "SymmetryAnalysisBug":
+            raise _SymmetryAnalysisFailed(str(exc)) from None
+        raise DftError("gpaw", f"GPAW failed: {name}: {exc}".strip()) from None
+    return calc, energy
