@@ -104,7 +104,7 @@ Examples:
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes for reading densities (default: all CPUs).")
 @click.option("--workdir", type=click.Path(file_okay=False), default=None,
               help="Cache, checkpoints, logs and label report (default: OUT.work).")
-@click.option("--resume", is_flag=True, help="Continue an interrupted run from its work directory, on the same densities (it refuses densities its split never saw).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run from its work directory, on the same densities prepared the same way (it refuses densities its split never saw, and changed files or another grid, frame or descriptor version).")
 @click.option("--data-description", default=None,
               help="What the densities and labels are (sources, licences); recorded in the bundle's manifest.")
 def train(chgcars, labels_path, out, split_file, mapping, grid, regrid_method, frame, cube_edge, epochs,

@@ -47,6 +47,8 @@ class DensityDataset:
             MAGPIE, cell descriptors, invariant density descriptors).
         extras: (N, len(EXTRAS)) per-sample scalars.
         errors: files that could not be used, as {"path", "reason"}.
+        fingerprint: digest of what the set was prepared from (files, sizes, times, regrid settings,
+            descriptor and canonical-frame versions); "" for a set prepared before it was recorded.
     """
 
     names: list[str]
@@ -57,6 +59,7 @@ class DensityDataset:
     tabular: np.ndarray
     extras: np.ndarray
     errors: list[dict]
+    fingerprint: str = ""
 
     def __len__(self) -> int:
         return len(self.names)
@@ -232,4 +235,5 @@ def load_dataset(workdir: str | Path) -> DensityDataset:
         tabular=np.load(workdir / "tabular.npy"),
         extras=np.load(workdir / "extras.npy"),
         errors=meta["errors"],
+        fingerprint=meta.get("fingerprint", ""),
     )

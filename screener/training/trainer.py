@@ -223,6 +223,20 @@ def calibrate_spread(prediction: np.ndarray, spread: np.ndarray, truth: np.ndarr
     return float(candidates[int(np.argmin(loss))])
 
 
+def _check_resumed_inputs(path: Path, fingerprint: str, *, resume: bool) -> None:
+    """Record what the checkpoints are trained on; on ``--resume``, refuse prepared densities that differ
+    from the interrupted run's (changed files, another grid, canonical frame or descriptor version):
+    its checkpoints would continue on inputs they were never trained on."""
+    if resume and path.is_file() and fingerprint:
+        recorded = json.loads(path.read_text()).get("dataset_fingerprint")
+        if recorded and recorded != fingerprint:
+            raise LabelError(
+                f"the prepared densities differ from those of the interrupted run ({path}): files changed, or another "
+                "grid, canonical frame or descriptor version; its checkpoints were trained on the old ones; rerun without --resume"
+            )
+    path.write_text(json.dumps({"dataset_fingerprint": fingerprint}))
+
+
 def _fingerprint(ids: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()[:16]
 
@@ -267,6 +281,7 @@ def train_model(
     fill_from_physics(labels, dataset.physics_inputs())
     write_report(labels, workdir / "label_report.csv")
     y = _align_labels(dataset, labels)
+    _check_resumed_inputs(workdir / "checkpoint_inputs.json", dataset.fingerprint, resume=resume)
     if not resume:  # a fresh run must not pick up checkpoints of an earlier one
         for stale in [*workdir.glob("autoencoder_*"), *workdir.glob("attention_*"), workdir / "transform.json"]:
             stale.unlink(missing_ok=True)

@@ -81,7 +81,8 @@ def test_train_then_evaluate_reproduces_the_stored_test_metrics(tiny_training_se
     assert row["formation_energy"] == 0.0 and row["formation_energy_std"] == 0.0
     assert np.isfinite(row["formation_energy_lgbm"]) and row["formation_energy_lgbm"] != 0.0
 
-    # --resume finds every epoch done and only rebuilds the bundle
+    # --resume finds every epoch done (on the inputs it recorded) and only rebuilds the bundle
+    assert json.loads((work / "checkpoint_inputs.json").read_text())["dataset_fingerprint"]
     log_before = (work / "training_log.csv").read_text().splitlines()
     result = runner.invoke(cli, train_args + ["--resume"])
     assert result.exit_code == 0, result.output
@@ -104,6 +105,22 @@ def test_resume_refuses_densities_the_interrupted_run_never_split(tiny_training_
                                       "--grid", "16", "--workers", "1", "--workdir", str(workdir), "--resume"])  # fmt: skip
     assert result.exit_code != 0
     assert "1 of 40 labelled densities are not in the interrupted run's split" in result.output, result.output
+
+
+def test_resume_refuses_densities_prepared_otherwise_than_the_interrupted_run(tiny_training_set, tmp_path) -> None:
+    """Checkpoints of a run on other inputs (another canonical frame, grid or descriptor version, changed
+    files) would continue on densities they never saw: --resume stops and says so; a fresh run records its inputs."""
+    root, labels = tiny_training_set
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    (workdir / "checkpoint_inputs.json").write_text(json.dumps({"dataset_fingerprint": "prepared-by-another-screener"}))
+    args = ["train", "--chgcars", str(root / "chgcars"), "--labels", str(labels), "--out", str(tmp_path / "b"),
+            "--grid", "16", "--workers", "1", "--workdir", str(workdir)]  # fmt: skip
+    result = CliRunner().invoke(cli, [*args, "--resume"])
+    assert result.exit_code != 0
+    assert "the prepared densities differ from those of the interrupted run" in result.output, result.output
+    assert "canonical frame" in result.output and "rerun without --resume" in result.output
+    assert not list(workdir.glob("autoencoder_*")), "nothing was trained"
 
 
 def test_training_refuses_labels_matching_no_density(tiny_training_set, tmp_path) -> None:
