@@ -139,14 +139,17 @@ def load_labels(path: str | Path, *, mapping: dict[str, str] | None = None) -> L
 def fill_from_physics(labels: LabelSet, debye_inputs: dict[str, tuple[float, float]]) -> LabelSet:
     """Fill missing E from K and G, and missing Debye temperatures from K, G and the structure.
 
+    ``labels.filled`` counts the filled values of records that have a density (the keys of
+    ``debye_inputs``): label rows without one are filled too but never used.
+
     Args:
-        debye_inputs: record name → (mass density g/cm³, atoms per Å³), for the Debye temperature.
+        debye_inputs: record name → (mass density g/cm³, atoms per Å³) of every record with a density.
     """
     bulk, shear = labels.values["bulk_modulus"], labels.values["shear_modulus"]
     youngs = labels.values["youngs_modulus"]
     missing = ~np.isfinite(youngs) & np.isfinite(bulk) & np.isfinite(shear)
     youngs[missing] = physics.youngs_modulus(bulk[missing], shear[missing])
-    labels.filled["youngs_modulus"] = int(missing.sum())
+    labels.filled["youngs_modulus"] = sum(1 for row in np.flatnonzero(missing) if labels.ids[row] in debye_inputs)
     debye = labels.values["debye_temperature"]
     filled = 0
     for row in np.flatnonzero(~np.isfinite(debye) & np.isfinite(bulk) & np.isfinite(shear)):
