@@ -84,10 +84,11 @@ def canonical_transform(structure: Structure, rho: np.ndarray | None = None, *, 
     shift = np.asarray(dataset.origin_shift, dtype=np.float64)
     if rho is None:
         return np.concatenate([(inverse @ centring).reshape(-1), -inverse @ shift])
-    free = free_origin_directions(dataset)
+    rotations = standard_rotations(dataset)  # once: each call is a spglib symmetry search
+    free = free_origin_directions(dataset, rotations=rotations)
     smooth = _SmoothDensity(rho)
     candidates = []
-    for d in _distinct_modulo(equivalent_origins(dataset, symprec=symprec), free):
+    for d in _distinct_modulo(equivalent_origins(dataset, symprec=symprec, rotations=rotations), free):
         if len(free):  # a polar axis (or plane): the highest density along it, from this discrete origin
             candidates.extend(_highest_along(smooth, d, free, inverse=inverse, shift=shift))
         else:
@@ -149,12 +150,14 @@ def _break_ties(
     return frames[0]
 
 
-def free_origin_directions(dataset) -> np.ndarray:
+def free_origin_directions(dataset, *, rotations: np.ndarray | None = None) -> np.ndarray:
     """Directions (standard conventional fractional coordinates, rows) along which a polar space group
     lets the origin move freely: the common fixed space of all its rotations (c for 4mm, 6mm, mm2 and
     3m in the standard setting, b for monoclinic 2, a plane for m, everything for P1). Empty for the
-    other groups, whose origins are a discrete set (:func:`equivalent_origins`)."""
-    stacked = np.vstack([np.eye(3) - r for r in standard_rotations(dataset)])
+    other groups, whose origins are a discrete set (:func:`equivalent_origins`). ``rotations``:
+    :func:`standard_rotations` of ``dataset`` when already computed."""
+    rotations = standard_rotations(dataset) if rotations is None else rotations
+    stacked = np.vstack([np.eye(3) - r for r in rotations])
     _, singular, vt = np.linalg.svd(stacked)
     null = vt[np.sum(singular > 1e-8) :]
     return null
@@ -243,35 +246,23 @@ def standard_rotations(dataset) -> np.ndarray:
     return np.asarray(symmetry["rotations"], dtype=np.float64)
 
 
-def equivalent_origins(dataset, *, symprec: float = 1e-3) -> list[np.ndarray]:
+def equivalent_origins(dataset, *, symprec: float = 1e-3, rotations: np.ndarray | None = None) -> list[np.ndarray]:
     """Shifts d (standard conventional fractional coordinates, multiples of 1/4 and 1/8) that move the
     origin to another one the space group's standard setting allows: (I − R)·d is a lattice translation
-    (centring included) for every rotation R of the group (the translations of the Euclidean normalizer)."""
+    (centring included) for every rotation R of the group (the translations of the Euclidean normalizer).
+    ``rotations``: :func:`standard_rotations` of ``dataset`` when already computed."""
     import itertools
 
-    rotations = {tuple(np.rint(r).astype(int).reshape(-1)) for r in standard_rotations(dataset)}
+    rotations = standard_rotations(dataset) if rotations is None else rotations
+    rotation_keys = {tuple(np.rint(r).astype(int).reshape(-1)) for r in rotations}
     centring = CENTRING.get(str(dataset.international)[0], np.eye(3))
     # the conventional lattice with its centring: integer combinations of the primitive vectors
     to_primitive = np.linalg.inv(centring)
     candidates = np.array(list(itertools.product(np.arange(8) / 8.0, repeat=3)))  # (512, 3)
     identity = np.eye(3)
-    moved = np.einsum("ij,rjk,nk->rni", to_primitive, identity - np.array([np.array(f, float).reshape(3, 3) for f in rotations]), candidates)
+    moved = np.einsum("ij,rjk,nk->rni", to_primitive, identity - np.array([np.array(f, float).reshape(3, 3) for f in rotation_keys]), candidates)
     ok = (np.abs(moved - np.rint(moved)) < 1e-6).all(axis=(0, 2))
     return [candidates[i] for i in np.flatnonzero(ok)]
-
-
-def _density_at(rho: np.ndarray, fractional: np.ndarray) -> float:
-    """ρ at one fractional point of the file's cell (periodic trilinear interpolation)."""
-    shape = np.array(rho.shape)
-    position = (np.asarray(fractional) % 1.0) * shape
-    low = np.floor(position).astype(int)
-    weight = position - low
-    value = 0.0
-    for corner in np.ndindex(2, 2, 2):
-        c = np.array(corner)
-        index = tuple((low + c) % shape)
-        value += float(rho[index]) * float(np.prod(np.where(c == 1, weight, 1 - weight)))
-    return value
 
 
 def canonical_lattice(lattice: np.ndarray, transform: np.ndarray) -> np.ndarray:
