@@ -226,8 +226,9 @@ class _SymmetryAnalysisFailed(Exception):
 
 
 def symmetrized_cell(structure: Structure, *, config: DftConfig) -> Structure:
-    """spglib's standardized primitive cell of ``structure`` with its atoms moved onto their ideal
-    sites (a change below ``config.symmetry_tolerance``-sized displacements), right-handed.
+    """spglib's standardized primitive cell of ``structure``, right-handed, with every atom moved onto
+    its ideal site (by at most the symmetry tolerance: ``config.symmetry_tolerance`` × the longest
+    cell vector, in Å).
 
     Raises:
         DftError: ``gpaw`` when spglib cannot standardize the cell either.
