@@ -88,7 +88,7 @@ def canonical_transform(structure: Structure, rho: np.ndarray | None = None, *, 
     free = free_origin_directions(dataset, rotations=rotations)
     smooth = _SmoothDensity(rho)
     candidates = []
-    for d in _distinct_modulo(equivalent_origins(dataset, symprec=symprec, rotations=rotations), free):
+    for d in _distinct_modulo(equivalent_origins(dataset, rotations=rotations), free):
         if len(free):  # a polar axis (or plane): the highest density along it, from this discrete origin
             candidates.extend(_highest_along(smooth, d, free, inverse=inverse, shift=shift))
         else:
@@ -246,7 +246,7 @@ def standard_rotations(dataset) -> np.ndarray:
     return np.asarray(symmetry["rotations"], dtype=np.float64)
 
 
-def equivalent_origins(dataset, *, symprec: float = 1e-3, rotations: np.ndarray | None = None) -> list[np.ndarray]:
+def equivalent_origins(dataset, *, rotations: np.ndarray | None = None) -> list[np.ndarray]:
     """Shifts d (standard conventional fractional coordinates, multiples of 1/4 and 1/8) that move the
     origin to another one the space group's standard setting allows: (I − R)·d is a lattice translation
     (centring included) for every rotation R of the group (the translations of the Euclidean normalizer).
